@@ -1,0 +1,134 @@
+"""Validation of a change batch, whole, before anything is written (pure)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from sigma_exec.constants import MAX_NAME_CHARS, MAX_PATH_CHARS
+from sigma_exec.errors import InvalidChangeError
+
+ALLOWED_KEYS = frozenset({"filepath", "path", "content", "delete", "mode", "encoding"})
+MAX_ARGS_CHARS = 1_000_000  # keeps the in-sandbox path check under the kernel's ARG_MAX
+
+
+class FileChange(BaseModel):
+    """One validated change: write `content` to `path`, or delete `path`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str  # normalised, relative to /workspace
+    content: bytes | None = None
+    delete: bool = False
+    mode: int = 0o644
+
+    @property
+    def parents(self) -> list[str]:
+        """Every ancestor directory, outermost first (`a`, `a/b` for `a/b/c`)."""
+        parts = self.path.split("/")[:-1]
+        return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def normalise_path(raw: object) -> str:
+    """Return the safe relative form of a change path, or raise naming what is wrong."""
+    if not isinstance(raw, str):
+        raise InvalidChangeError(f"filepath must be a string, got {type(raw).__name__}", path=repr(raw))
+    if not raw:
+        raise InvalidChangeError("filepath is empty", path=raw)
+    if len(raw) > MAX_PATH_CHARS:
+        raise InvalidChangeError(f"filepath is longer than {MAX_PATH_CHARS} characters", path=raw[:80] + "…")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        raise InvalidChangeError(f"filepath {raw!r} contains a NUL or control character", path=raw)
+    if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":"):
+        raise InvalidChangeError(f"filepath {raw!r} is absolute; paths are relative to /workspace", path=raw)
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidChangeError(f"filepath {raw!r} contains '..'", path=raw)
+    if not parts:
+        raise InvalidChangeError(f"filepath {raw!r} names the workspace itself", path=raw)
+    for part in parts:
+        if len(part.encode()) > MAX_NAME_CHARS:
+            raise InvalidChangeError(f"filepath {raw!r} has a name over {MAX_NAME_CHARS} bytes", path=raw)
+    return posixpath.join(*parts)
+
+
+def _parse_mode(raw: object, path: str) -> int:
+    if raw is None:
+        return 0o644
+    try:
+        mode = int(raw, 8) if isinstance(raw, str) else int(raw)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise InvalidChangeError(f"mode {raw!r} of {path!r} is not an octal number", path=path) from None
+    if mode & ~0o777:
+        raise InvalidChangeError(
+            f"mode {oct(mode)} of {path!r} sets setuid/setgid/sticky or type bits; only 0o777 bits are allowed",
+            path=path,
+        )
+    return mode
+
+
+def _content_bytes(change: Mapping[str, Any], path: str) -> bytes:
+    content = change.get("content")
+    if isinstance(content, bytes):
+        return content
+    if not isinstance(content, str):
+        raise InvalidChangeError(f"change {path!r} needs 'content' (a string) or 'delete': true", path=path)
+    if change.get("encoding") == "base64":
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(content, validate=True)
+        except binascii.Error:
+            raise InvalidChangeError(f"content of {path!r} is not valid base64", path=path) from None
+    return content.encode("utf-8", errors="surrogateescape")
+
+
+def parse_change(change: object) -> FileChange:
+    """Validate one raw change mapping."""
+    if not isinstance(change, Mapping):
+        raise InvalidChangeError(f"each change must be an object, got {type(change).__name__}")
+    unknown = set(change) - ALLOWED_KEYS
+    raw_path = change.get("filepath", change.get("path"))
+    if unknown:
+        raise InvalidChangeError(f"change {raw_path!r} has unknown keys {sorted(unknown)}", path=str(raw_path))
+    path = normalise_path(raw_path)
+    if change.get("delete"):
+        if change.get("content") is not None:
+            raise InvalidChangeError(f"change {path!r} has both 'content' and 'delete'", path=path)
+        return FileChange(path=path, delete=True)
+    return FileChange(path=path, content=_content_bytes(change, path), mode=_parse_mode(change.get("mode"), path))
+
+
+def validate_changes(changes: object, *, max_files: int, max_bytes: int) -> list[FileChange]:
+    """Validate a whole batch; raise `InvalidChangeError` naming the first bad path."""
+    if not isinstance(changes, Sequence) or isinstance(changes, str | bytes):
+        raise InvalidChangeError("changes must be a list of {filepath, content | delete} objects")
+    if len(changes) > max_files:
+        raise InvalidChangeError(f"{len(changes)} changes exceed the cap of {max_files} files per batch")
+    parsed = [parse_change(c) for c in changes]
+    _check_conflicts(parsed)
+    total = sum(len(c.content or b"") for c in parsed)
+    if total > max_bytes:
+        raise InvalidChangeError(f"changes total {total} bytes, over the cap of {max_bytes} bytes")
+    if sum(len(c.path) + 1 for c in parsed) > MAX_ARGS_CHARS:
+        raise InvalidChangeError(f"the batch's paths add up to over {MAX_ARGS_CHARS} characters")
+    return parsed
+
+
+def _check_conflicts(parsed: list[FileChange]) -> None:
+    seen: set[str] = set()
+    written = {c.path for c in parsed if not c.delete}
+    for change in parsed:
+        if change.path in seen:
+            raise InvalidChangeError(f"filepath {change.path!r} appears twice in one batch", path=change.path)
+        seen.add(change.path)
+        for parent in change.parents:
+            if parent in written:
+                raise InvalidChangeError(
+                    f"filepath {change.path!r} lies under {parent!r}, which the same batch writes as a file",
+                    path=change.path,
+                )

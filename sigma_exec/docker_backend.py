@@ -1,0 +1,301 @@
+"""The one Docker boundary: the only module that imports the Docker SDK.
+
+Every SDK or transport error is translated here, in `_translate`, into the
+sigma-exec error tree (`DockerUnavailableError` is retryable, the rest permanent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket as socketlib
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+from docker.types import DriverConfig, LogConfig, Mount, Ulimit
+from docker.utils.socket import frames_iter
+
+from sigma_exec.errors import ContainerNotFoundError, DockerUnavailableError, ImageBuildError, SandboxError
+from sigma_exec.models import RawExec
+from sigma_exec.output import BoundedOutput
+from sigma_exec.spec import ContainerSpec
+
+API_TIMEOUT_S = 120  # a socket time-out for every API call: a blocked call must not hang a worker
+
+
+@contextlib.contextmanager
+def _translate(container_id: str | None = None) -> Iterator[None]:
+    try:
+        yield
+    except docker.errors.NotFound as exc:
+        if container_id is not None:
+            raise ContainerNotFoundError(container_id) from exc
+        raise SandboxError(f"docker: {exc.explanation or exc}") from exc
+    except docker.errors.ImageNotFound as exc:  # pragma: no cover - subclass of NotFound
+        raise SandboxError(f"image not found: {exc}") from exc
+    except docker.errors.APIError as exc:
+        if exc.status_code is not None and exc.status_code >= 500 and "no such" not in str(exc).lower():
+            raise DockerUnavailableError(f"docker daemon error: {exc.explanation or exc}") from exc
+        raise SandboxError(f"docker refused: {exc.explanation or exc}") from exc
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError) as exc:
+        raise DockerUnavailableError(f"docker unavailable: {exc}") from exc
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailableError(f"docker unavailable: {exc}") from exc
+
+
+class DockerBackend:
+    """Thin primitives over one Docker engine."""
+
+    def __init__(self, base_url: str | None = None, timeout_s: int = API_TIMEOUT_S) -> None:
+        with _translate():
+            if base_url:
+                self.client = docker.DockerClient(base_url=base_url, timeout=timeout_s)
+            else:
+                self.client = docker.from_env(timeout=timeout_s)
+        self.api = self.client.api
+
+    # ---- engine -------------------------------------------------------------------------------
+    def ping(self) -> bool:
+        with _translate():
+            return bool(self.api.ping())
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+    # ---- containers ---------------------------------------------------------------------------
+    def create_container(self, spec: ContainerSpec) -> str:
+        mounts = [
+            Mount(v.target, None, type="volume", driver_config=DriverConfig("local", v.driver_options))
+            for v in spec.volumes
+        ]
+        kwargs: dict[str, Any] = {
+            "name": spec.name,
+            "command": spec.command,
+            "user": spec.user,
+            "labels": spec.labels,
+            "environment": spec.environment,
+            "working_dir": spec.working_dir,
+            "init": spec.init,
+            "read_only": spec.read_only,
+            "privileged": spec.privileged,
+            "cap_drop": spec.cap_drop,
+            "cap_add": spec.cap_add,
+            "security_opt": spec.security_opt,
+            "nano_cpus": spec.nano_cpus,
+            "mem_limit": spec.mem_limit,
+            "memswap_limit": spec.memswap_limit,
+            "pids_limit": spec.pids_limit,
+            "ulimits": [Ulimit(name=k, soft=v, hard=v) for k, v in spec.ulimits.items()],
+            "tmpfs": spec.tmpfs,
+            "mounts": mounts,
+            "network_mode": spec.network_mode,
+            "log_config": LogConfig(type="none"),
+            "detach": True,
+        }
+        if spec.runtime:
+            kwargs["runtime"] = spec.runtime
+        with _translate():
+            return str(self.client.containers.create(spec.image, **kwargs).id)
+
+    def start(self, container_id: str) -> None:
+        with _translate(container_id):
+            self.api.start(container_id)
+
+    def inspect(self, container_id: str) -> dict[str, Any]:
+        with _translate(container_id):
+            return dict(self.api.inspect_container(container_id))
+
+    def remove(self, container_id: str) -> bool:
+        """Force-remove a container and its anonymous volumes; False if it was already gone."""
+        try:
+            with _translate(container_id):
+                self.api.remove_container(container_id, force=True, v=True)
+        except ContainerNotFoundError:
+            return False
+        except SandboxError as exc:
+            if "already in progress" in str(exc) or "No such" in str(exc):
+                return False
+            raise
+        return True
+
+    def stop(self, container_id: str) -> None:
+        with _translate(container_id):
+            self.api.kill(container_id)
+
+    def list_containers(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Every container (running or not) carrying all of `labels`."""
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        with _translate():
+            return list(self.api.containers(all=True, filters=filters))
+
+    def put_archive(self, container_id: str, path: str, data: bytes) -> None:
+        with _translate(container_id):
+            if not self.api.put_archive(container_id, path, data):
+                raise SandboxError(f"docker refused the archive for {path}")
+
+    def stats(self, container_id: str) -> dict[str, Any]:
+        with _translate(container_id):
+            return dict(self.api.stats(container_id, stream=False, one_shot=True))
+
+    # ---- exec ---------------------------------------------------------------------------------
+    def exec_bounded(
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        *,
+        user: str,
+        environment: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        cap_bytes: int,
+        deadline_s: float,
+        on_deadline: Sequence[str] | None = None,
+    ) -> RawExec:
+        """Run argv, keep at most `cap_bytes` of output, and stop waiting at `deadline_s`.
+
+        At the deadline `on_deadline` (a kill script) is exec'd as the same user from
+        outside the command's process tree; if the stream still does not end, it is closed.
+        """
+        started = time.monotonic()
+        with _translate(container_id):
+            exec_id = self.api.exec_create(
+                container_id, list(argv), user=user, environment=dict(environment or {}), workdir=workdir
+            )["Id"]
+            sock = self.api.exec_start(exec_id, socket=True)
+        out = BoundedOutput(cap_bytes)
+        reader = threading.Thread(target=_pump, args=(sock, out), daemon=True)
+        reader.start()
+        reader.join(deadline_s)
+        hit = reader.is_alive()
+        if hit:
+            self._end_stuck_exec(container_id, user, on_deadline, reader, sock)
+        with _translate(container_id):
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        return RawExec(
+            exit_code=code,
+            output=out.text(),
+            output_bytes=out.total,
+            truncated=out.truncated,
+            elapsed_s=time.monotonic() - started,
+            deadline_hit=hit,
+        )
+
+    def _end_stuck_exec(
+        self, container_id: str, user: str, killer: Sequence[str] | None, reader: threading.Thread, sock: Any
+    ) -> None:
+        if killer:
+            with contextlib.suppress(Exception):
+                kid = self.api.exec_create(container_id, list(killer), user=user)["Id"]
+                self.api.exec_start(kid)
+            reader.join(5)
+        if reader.is_alive():
+            _close_socket(sock)
+            reader.join(5)
+
+    def exec_quick(self, container_id: str, argv: Sequence[str], *, user: str, cap_bytes: int = 1 << 20) -> RawExec:
+        """A short helper command of sigma-exec's own (path checks, report packing)."""
+        return self.exec_bounded(container_id, argv, user=user, cap_bytes=cap_bytes, deadline_s=60)
+
+    def exec_capture(
+        self, container_id: str, argv: Sequence[str], *, user: str, cap_bytes: int, deadline_s: float = 60
+    ) -> tuple[int | None, bytes]:
+        """Run a helper and return its raw stdout bytes (capped), e.g. a tar stream."""
+        with _translate(container_id):
+            exec_id = self.api.exec_create(container_id, list(argv), user=user, stderr=False)["Id"]
+            sock = self.api.exec_start(exec_id, socket=True)
+        chunks = bytearray()
+        holder: list[bool] = []
+
+        def collect() -> None:
+            with contextlib.suppress(Exception):
+                for stream, data in frames_iter(sock, tty=False):
+                    if stream == 1 and len(chunks) < cap_bytes:
+                        chunks.extend(data[: cap_bytes - len(chunks)])
+            holder.append(True)
+
+        thread = threading.Thread(target=collect, daemon=True)
+        thread.start()
+        thread.join(deadline_s)
+        if thread.is_alive():
+            _close_socket(sock)
+            thread.join(5)
+        with _translate(container_id):
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        return code, bytes(chunks)
+
+    # ---- images -------------------------------------------------------------------------------
+    def image_id(self, ref: str) -> str | None:
+        try:
+            with _translate():
+                return str(self.api.inspect_image(ref)["Id"])
+        except SandboxError:
+            return None
+
+    def import_image(self, tar_path: str, repository: str, tag: str, changes: list[str]) -> None:
+        with _translate():
+            self.api.import_image_from_file(tar_path, repository=repository, tag=tag, changes=changes)
+
+    def build_image(
+        self, context_tar: bytes, tag: str, labels: Mapping[str, str], timeout_s: int, network: str = "none"
+    ) -> str:
+        """Build from an in-memory tar context; return the log tail; raise ImageBuildError on failure."""
+        import io
+
+        log = BoundedOutput(64 * 1024)
+        client = docker.APIClient(base_url=self.api.base_url, timeout=timeout_s, version=self.api.api_version)
+        try:
+            with _translate():
+                for chunk in client.build(
+                    fileobj=io.BytesIO(context_tar),
+                    custom_context=True,
+                    tag=tag,
+                    labels=dict(labels),
+                    rm=True,
+                    forcerm=True,
+                    network_mode=network,
+                    pull=False,
+                    decode=True,
+                ):
+                    if "error" in chunk:
+                        raise ImageBuildError(f"image build of {tag} failed: {chunk['error']}", log.text())
+                    log.write(str(chunk.get("stream", "")).encode())
+        finally:
+            client.close()
+        return log.text()
+
+    def tag_image(self, ref: str, repository: str, tag: str) -> None:
+        with _translate():
+            self.api.tag(ref, repository, tag)
+
+    def remove_image(self, ref: str) -> bool:
+        try:
+            with _translate():
+                self.api.remove_image(ref, force=True)
+        except SandboxError:
+            return False
+        return True
+
+    def list_images(self, labels: Mapping[str, str], dangling: bool | None = None) -> list[dict[str, Any]]:
+        filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        if dangling is not None:
+            filters["dangling"] = dangling
+        with _translate():
+            return list(self.api.images(filters=filters))
+
+
+def _pump(sock: Any, out: BoundedOutput) -> None:
+    with contextlib.suppress(Exception):
+        for _stream, data in frames_iter(sock, tty=False):
+            out.write(data)
+
+
+def _close_socket(sock: Any) -> None:
+    raw = getattr(sock, "_sock", sock)
+    with contextlib.suppress(Exception):
+        raw.shutdown(socketlib.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        sock.close()

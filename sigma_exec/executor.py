@@ -1,0 +1,347 @@
+"""`DockerExecutor`: the seed's library API over the sandbox, images and Docker boundary.
+
+Every public method returns a result model; a failed operation is `success=False`
+with an error that names the bad value, never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sigma_exec import commands
+from sigma_exec import constants as c
+from sigma_exec.archive import read_regular_files, workspace_tar
+from sigma_exec.docker_backend import DockerBackend
+from sigma_exec.errors import ContainerNotFoundError, SigmaExecError
+from sigma_exec.images import ensure_project_image
+from sigma_exec.languages import (
+    Framework,
+    LanguageProfile,
+    framework_by_name,
+    list_workspace_files,
+    resolve_language,
+    select_framework,
+)
+from sigma_exec.models import (
+    BuildResult,
+    ChangeResult,
+    CleanupResult,
+    CreateResult,
+    ExecutionResult,
+    TestResult,
+)
+from sigma_exec.outcomes import build_result, execution_result, read_reports, test_result
+from sigma_exec.settings import NetworkPolicy, Settings
+from sigma_exec.spec import build_container_spec
+from sigma_exec.stats import to_container_stats
+from sigma_exec.workspace_ops import apply_change_batch
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SANDBOX_USER = f"{c.SANDBOX_UID}:{c.SANDBOX_GID}"
+LABEL_FRAMEWORK = "sigma.framework"
+
+
+class DockerExecutor:
+    """Runs an agent's code in hardened per-project containers."""
+
+    def __init__(self, settings: Settings | None = None, *, backend: DockerBackend | None = None) -> None:
+        self.settings = settings or Settings()
+        self.backend: DockerBackend | None = backend
+        self.unavailable_reason: str | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._known: dict[str, dict[str, str]] = {}
+        self._oom_seen: dict[str, int] = {}
+        self._last_stats: dict[str, dict[str, Any]] = {}
+        if not self.settings.DOCKER_ENABLED:
+            self.unavailable_reason = "Docker execution is disabled (DOCKER_ENABLED=false)"
+        elif backend is None:
+            try:
+                self.backend = DockerBackend()
+                self.backend.ping()
+            except SigmaExecError as exc:
+                self.backend = None
+                self.unavailable_reason = f"{exc}; start the Docker engine or set DOCKER_HOST"
+
+    @property
+    def available(self) -> bool:
+        """True when a Docker engine answered."""
+        return self.backend is not None and self.unavailable_reason is None
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def _engine(self) -> DockerBackend:
+        if self.backend is None or self.unavailable_reason:
+            from sigma_exec.errors import DockerUnavailableError
+
+            raise DockerUnavailableError(self.unavailable_reason or "docker unavailable")
+        return self.backend
+
+    def _lock(self, container_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(container_id, threading.Lock())
+
+    def _labels(self, container_id: str) -> dict[str, str]:
+        """Labels of a sigma-exec container; raise ContainerNotFoundError for anything else."""
+        if not isinstance(container_id, str) or not container_id.strip():
+            raise ContainerNotFoundError(str(container_id))
+        if container_id in self._known:
+            return self._known[container_id]
+        attrs = self._engine().inspect(container_id)
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        if labels.get(c.LABEL_MANAGED) != "1":
+            raise ContainerNotFoundError(container_id)
+        self._known[container_id] = labels
+        self._known[attrs["Id"]] = labels
+        return labels
+
+    def _profile_for(self, container_id: str, language: str | None) -> tuple[LanguageProfile, Framework | None]:
+        labels = self._labels(container_id)
+        profile = resolve_language(language or labels.get(c.LABEL_LANGUAGE) or "")
+        framework = (
+            framework_by_name(profile, labels.get(LABEL_FRAMEWORK))
+            if not language or (profile.name == labels.get(c.LABEL_LANGUAGE))
+            else None
+        )
+        return profile, framework or profile.frameworks[0]
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def create_project_container(
+        self,
+        project_id: Any,
+        workspace: str | Path,
+        language: str,
+        *,
+        pipeline_id: str | None = None,
+        network: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> CreateResult:
+        """Create a sandbox for a project with its workspace copied in; unpacks as (ok, id, error)."""
+        started = time.monotonic()
+        try:
+            profile = resolve_language(language)
+            root = Path(str(workspace)).expanduser()
+            if not root.is_dir():
+                return CreateResult(
+                    success=False, error=f"workspace {str(workspace)!r} does not exist or is not a directory"
+                )
+            policy = NetworkPolicy(network) if network else None
+            payload = workspace_tar(
+                root, uid=c.SANDBOX_UID, gid=c.SANDBOX_GID, max_bytes=self.settings.MAX_WORKSPACE_MB * 1024 * 1024
+            )
+            framework = select_framework(profile, list_workspace_files(root))
+            engine = self._engine()
+            image, warnings = ensure_project_image(engine, profile, self.settings, root, project_id, progress)
+            spec = build_container_spec(
+                self.settings,
+                image=image,
+                project_id=project_id,
+                language=profile.name,
+                env={},
+                pipeline_id=pipeline_id,
+                network=policy,
+            )
+            spec = spec.model_copy(update={"labels": {**spec.labels, LABEL_FRAMEWORK: framework.name}})
+            container_id = self._start_with_workspace(engine, spec, payload)
+        except ValueError as exc:
+            return CreateResult(success=False, error=f"invalid network policy {network!r}: {exc}")
+        except SigmaExecError as exc:
+            return CreateResult(success=False, error=str(exc))
+        for warning in warnings:
+            log.warning("project %s: %s", project_id, warning)
+        return CreateResult(
+            success=True,
+            container_id=container_id,
+            image=image,
+            language=profile.name,
+            creation_time=round(time.monotonic() - started, 3),
+        )
+
+    def _start_with_workspace(self, engine: DockerBackend, spec: Any, payload: bytes) -> str:
+        container_id = engine.create_container(spec)
+        try:
+            engine.start(container_id)
+            engine.put_archive(container_id, c.WORKSPACE_DIR, payload)
+        except BaseException:
+            engine.remove(container_id)  # a partial create leaves nothing behind
+            raise
+        self._known[container_id] = dict(spec.labels)
+        return container_id
+
+    def stop_container(self, container_id: str) -> bool:
+        """Kill and remove one container with its volumes; True if it was removed."""
+        try:
+            self._labels(container_id)
+            removed = self._engine().remove(container_id)
+        except SigmaExecError as exc:
+            log.info("stop_container %s: %s", container_id, exc)
+            return False
+        self._forget(container_id)
+        return removed
+
+    def _forget(self, container_id: str) -> None:
+        for table in (self._known, self._oom_seen, self._last_stats, self._locks):
+            table.pop(container_id, None)
+
+    def _remove_where(self, labels: dict[str, str]) -> CleanupResult:
+        try:
+            engine = self._engine()
+            removed = []
+            for item in engine.list_containers(labels):
+                if engine.remove(item["Id"]):
+                    removed.append(item["Id"])
+                self._forget(item["Id"])
+            images = [img["Id"] for img in engine.list_images(labels, dangling=True) if engine.remove_image(img["Id"])]
+        except SigmaExecError as exc:
+            return CleanupResult(success=False, error=str(exc))
+        return CleanupResult(success=True, removed_containers=removed, removed_images=images)
+
+    def cleanup_project(self, project_id: Any) -> CleanupResult:
+        """Remove every container (and dangling image) of one project."""
+        return self._remove_where({c.LABEL_MANAGED: "1", c.LABEL_PROJECT: str(project_id)})
+
+    def cleanup_all(self) -> CleanupResult:
+        """Remove every container sigma-exec manages on this engine."""
+        return self._remove_where({c.LABEL_MANAGED: "1"})
+
+    # ---- running ------------------------------------------------------------------------------
+    def _guard(self, fn: Callable[[], T], fail: Callable[[str], T]) -> T:
+        try:
+            return fn()
+        except SigmaExecError as exc:
+            return fail(str(exc))
+
+    def execute_in_container(
+        self,
+        container_id: str,
+        command: str | Sequence[str],
+        timeout: int | None = None,
+        *,
+        env: dict[str, str] | None = None,
+    ) -> ExecutionResult:
+        """Run a command in /workspace as the sandbox user, bounded in time and output."""
+        return self._guard(
+            lambda: self._execute(container_id, command, timeout or self.settings.EXEC_TIMEOUT, env or {}),
+            lambda msg: ExecutionResult(success=False, error=msg),
+        )
+
+    def _execute(
+        self, container_id: str, command: str | Sequence[str], timeout: int, env: dict[str, str]
+    ) -> ExecutionResult:
+        self._labels(container_id)
+        if not command or not isinstance(command, str | list | tuple):
+            return ExecutionResult(success=False, error=f"command {command!r} is empty or not a string/list")
+        engine = self._engine()
+        with self._lock(container_id):
+            raw = engine.exec_bounded(
+                container_id,
+                commands.wrap_with_deadline(command, timeout),
+                user=SANDBOX_USER,
+                environment=env,
+                workdir=c.WORKSPACE_DIR,
+                cap_bytes=self.settings.OUTPUT_CAP_BYTES,
+                deadline_s=timeout + self.settings.KILL_GRACE_SECONDS,
+                on_deadline=commands.script(commands.KILL_ALL),
+            )
+            oom = raw.exit_code == 137 and not raw.deadline_hit and self._oom_happened(container_id)
+        return execution_result(raw, timeout_s=timeout, oom_killed=oom)
+
+    def _oom_happened(self, container_id: str) -> bool:
+        code, out = self._engine().exec_capture(
+            container_id, commands.script(commands.OOM_COUNT), user=SANDBOX_USER, cap_bytes=4096
+        )
+        count = commands.parse_oom_count(out)
+        if count is None:
+            return False
+        seen = self._oom_seen.get(container_id, 0)
+        self._oom_seen[container_id] = count
+        return count > seen
+
+    def run_tests(
+        self,
+        container_id: str,
+        language: str | None = None,
+        test_command: str | None = None,
+        *,
+        timeout: int | None = None,
+    ) -> TestResult:
+        """Run the project's tests; counts and coverage come from structured reports."""
+        return self._guard(
+            lambda: self._run_tests(container_id, language, test_command, timeout or self.settings.TEST_TIMEOUT),
+            lambda msg: TestResult(success=False, error=msg),
+        )
+
+    def _run_tests(self, container_id: str, language: str | None, test_command: str | None, timeout: int) -> TestResult:
+        profile, framework = self._profile_for(container_id, language)
+        assert framework is not None
+        reports = f"{c.REPORTS_DIR}/{uuid.uuid4().hex}"
+        command = test_command or framework.test_command.format(reports=reports, workspace=c.WORKSPACE_DIR)
+        env = {k: v.format(reports=reports, workspace=c.WORKSPACE_DIR) for k, v in framework.test_env.items()}
+        env["SIGMA_REPORTS_DIR"] = reports
+        execution = self._execute(container_id, f"mkdir -p {reports} && {command}", timeout, env)
+        _, packed = self._engine().exec_capture(
+            container_id,
+            commands.script(commands.PACK_REPORTS, reports),
+            user=SANDBOX_USER,
+            cap_bytes=c.REPORT_CAP_BYTES,
+        )
+        files = read_regular_files(packed, max_bytes=c.REPORT_CAP_BYTES, max_entries=c.REPORT_MAX_ENTRIES)
+        parsed, coverage, source = read_reports(files, framework)
+        return test_result(execution, parsed, coverage, framework=framework.name, command=command, source=source)
+
+    def run_build(
+        self,
+        container_id: str,
+        language: str | None = None,
+        build_command: str | None = None,
+        *,
+        timeout: int | None = None,
+    ) -> BuildResult:
+        """Build or syntax-check the project; a broken file fails the build."""
+        return self._guard(
+            lambda: self._run_build(container_id, language, build_command, timeout or self.settings.BUILD_TIMEOUT),
+            lambda msg: BuildResult(success=False, error=msg),
+        )
+
+    def _run_build(
+        self, container_id: str, language: str | None, build_command: str | None, timeout: int
+    ) -> BuildResult:
+        _, framework = self._profile_for(container_id, language)
+        command = build_command or (framework.build_command if framework else "")
+        if not command.strip():
+            return BuildResult(success=True, output="nothing to build for this project", steps=[])
+        execution = self._execute(container_id, command, timeout, {})
+        return build_result(execution, command=command.strip(), steps=[framework.name if framework else "custom"])
+
+    def apply_changes(self, container_id: str, changes: list[dict[str, Any]]) -> ChangeResult:
+        """Validate a whole batch, then apply it as one tar stream (all or nothing)."""
+        started = time.monotonic()
+
+        def run() -> ChangeResult:
+            self._labels(container_id)
+            with self._lock(container_id):
+                result = apply_change_batch(self._engine(), container_id, changes, self.settings, SANDBOX_USER)
+            return result.model_copy(update={"execution_time": round(time.monotonic() - started, 3)})
+
+        return self._guard(run, lambda msg: ChangeResult(success=False, error=msg))
+
+    def get_container_stats(self, container_id: str) -> dict[str, Any]:
+        """cpu_percent, memory_usage_mb, memory_percent, network_rx_mb, network_tx_mb (and more)."""
+        try:
+            self._labels(container_id)
+            engine = self._engine()
+            previous = self._last_stats.get(container_id)
+            if previous is None:
+                previous = engine.stats(container_id)
+                time.sleep(0.1)
+            current = engine.stats(container_id)
+            self._last_stats[container_id] = current
+            return to_container_stats(previous, current).as_dict()
+        except SigmaExecError as exc:
+            return {"error": str(exc)}

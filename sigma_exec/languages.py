@@ -1,0 +1,126 @@
+"""Language profiles: data from `config/languages/*.toml`, plus workspace detection (pure)."""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sigma_exec.errors import UnknownLanguageError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReportSpec(_Data):
+    """Where a framework writes one report, relative to the reports directory."""
+
+    kind: str
+    path: str
+
+
+class Framework(_Data):
+    """How one test framework of a language is run and read."""
+
+    name: str
+    when_files: list[str] = Field(default_factory=list, description="globs; any present selects it")
+    test_command: str
+    test_env: dict[str, str] = Field(default_factory=dict)
+    reports: list[ReportSpec] = Field(default_factory=list)
+    coverage: list[ReportSpec] = Field(default_factory=list)
+    build_command: str = ""
+
+
+class ImageRecipe(_Data):
+    """An offline base image: Debian packages plus environment."""
+
+    packages: list[str]
+    env: dict[str, str] = Field(default_factory=dict)
+    extra_suites: list[str] = Field(default_factory=list, description="e.g. bookworm-backports")
+    customize: list[str] = Field(default_factory=list, description="extra mmdebstrap customize hooks")
+
+
+class DepsSpec(_Data):
+    """Which files define a project's dependencies (their hash keys the dependency layer)."""
+
+    manifests: list[str] = Field(default_factory=list)
+    wheel_dirs: list[str] = Field(default_factory=list)
+    install_script: str = ""
+
+
+class LanguageProfile(_Data):
+    """Everything sigma-exec knows about one language."""
+
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    detect_files: list[str] = Field(default_factory=list)
+    upstream_image: str
+    image: ImageRecipe
+    deps: DepsSpec = DepsSpec()
+    frameworks: list[Framework]
+
+
+@cache
+def load_profiles(config_dir: Path = CONFIG_DIR) -> dict[str, LanguageProfile]:
+    """All profiles under `config_dir/languages`, by canonical name."""
+    profiles: dict[str, LanguageProfile] = {}
+    for path in sorted((config_dir / "languages").glob("*.toml")):
+        with path.open("rb") as handle:
+            profile = LanguageProfile.model_validate(tomllib.load(handle))
+        profiles[profile.name] = profile
+    return profiles
+
+
+def resolve_language(language: object, config_dir: Path = CONFIG_DIR) -> LanguageProfile:
+    """The profile for a name or alias (case-insensitive); raise naming the bad value."""
+    profiles = load_profiles(config_dir)
+    if isinstance(language, str):
+        wanted = language.strip().lower()
+        for profile in profiles.values():
+            if wanted == profile.name or wanted in profile.aliases:
+                return profile
+    known = ", ".join(sorted(profiles))
+    raise UnknownLanguageError(f"unknown language {language!r}; supported: {known}")
+
+
+def _present(files: set[str], patterns: list[str]) -> bool:
+    return any(fnmatch.filter(files, pattern) for pattern in patterns)
+
+
+def list_workspace_files(workspace: Path, depth: int = 2) -> set[str]:
+    """Relative paths of files up to `depth` levels deep (enough for detection)."""
+    found: set[str] = set()
+    base = len(workspace.parts)
+    for path in workspace.rglob("*"):
+        rel_parts = path.parts[base:]
+        if len(rel_parts) > depth or any(p.startswith(".") and p != ".sigma" for p in rel_parts[:-1]):
+            continue
+        found.add("/".join(rel_parts))
+    return found
+
+
+def select_framework(profile: LanguageProfile, files: set[str]) -> Framework:
+    """The first framework whose `when_files` match, else the profile's default (last without any)."""
+    default = next((f for f in profile.frameworks if not f.when_files), profile.frameworks[0])
+    for framework in profile.frameworks:
+        if framework.when_files and _present(files, framework.when_files):
+            return framework
+    return default
+
+
+def framework_by_name(profile: LanguageProfile, name: str | None) -> Framework | None:
+    return next((f for f in profile.frameworks if f.name == name), None)
+
+
+def detect_language(files: set[str], config_dir: Path = CONFIG_DIR) -> LanguageProfile | None:
+    """The language whose detection files appear in the workspace, if exactly one stands out."""
+    for profile in load_profiles(config_dir).values():
+        if _present(files, profile.detect_files):
+            return profile
+    return None

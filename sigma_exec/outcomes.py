@@ -1,0 +1,144 @@
+"""Turning raw exec results and report files into public results (pure).
+
+Counts come from structured reports, never from terminal text; when no report
+exists, counts stay None and the verdict falls back to the exit code.
+"""
+
+from __future__ import annotations
+
+from sigma_exec.languages import Framework, ReportSpec
+from sigma_exec.models import BuildResult, ExecutionResult, ParsedReport, RawExec, TestResult
+from sigma_exec.reports import COVERAGE_KINDS, TEST_REPORT_KINDS, merge_reports, parse_coverage, parse_test_report
+
+# Where each report kind is looked for when a framework does not say (test_command overrides).
+FALLBACK_REPORTS = [
+    ReportSpec(kind="junit", path="junit.xml"),
+    ReportSpec(kind="jest", path="jest.json"),
+    ReportSpec(kind="gotest", path="gotest.json"),
+    ReportSpec(kind="rspec", path="rspec.json"),
+]
+FALLBACK_COVERAGE = [
+    ReportSpec(kind="coveragepy", path="coverage.json"),
+    ReportSpec(kind="jest-summary", path="coverage/coverage-summary.json"),
+    ReportSpec(kind="gocover", path="cover.out"),
+    ReportSpec(kind="jacoco", path="jacoco.xml"),
+    ReportSpec(kind="simplecov", path="coverage/.last_run.json"),
+]
+
+
+def execution_result(raw: RawExec, *, timeout_s: int, oom_killed: bool = False) -> ExecutionResult:
+    """Public result of one command: time-outs and OOM kills are data."""
+    timed_out = raw.deadline_hit or (raw.exit_code == 137 and raw.elapsed_s >= timeout_s and not oom_killed)
+    error = None
+    if timed_out:
+        error = f"timed out after {timeout_s}s; every process of the command was killed"
+    elif oom_killed:
+        error = "killed by the out-of-memory killer (memory limit reached)"
+    elif raw.exit_code is None:
+        error = "the command's exit status is unknown (the sandbox stopped?)"
+    elif raw.exit_code != 0:
+        error = f"command exited with code {raw.exit_code}"
+    return ExecutionResult(
+        success=raw.exit_code == 0 and not timed_out,
+        exit_code=raw.exit_code,
+        output=raw.output,
+        error=error,
+        execution_time=round(raw.elapsed_s, 3),
+        timed_out=timed_out,
+        truncated=raw.truncated,
+        oom_killed=oom_killed,
+        output_bytes=raw.output_bytes,
+    )
+
+
+def _matching(files: dict[str, bytes], spec: ReportSpec) -> list[bytes]:
+    if "*" not in spec.path:
+        return [files[spec.path]] if spec.path in files else []
+    import fnmatch
+
+    return [files[name] for name in sorted(files) if fnmatch.fnmatch(name, spec.path)]
+
+
+def read_reports(
+    files: dict[str, bytes], framework: Framework | None
+) -> tuple[ParsedReport | None, float | None, str | None]:
+    """Counts, coverage and the report source from the files a test run left."""
+    specs = (framework.reports if framework else []) + FALLBACK_REPORTS
+    parsed: ParsedReport | None = None
+    source = None
+    for spec in specs:
+        blobs = _matching(files, spec) if spec.kind in TEST_REPORT_KINDS else []
+        if blobs:
+            name = framework.name if framework else spec.kind
+            parsed = merge_reports([parse_test_report(spec.kind, b) for b in blobs], name)
+            source = f"{spec.kind}:{spec.path}"
+            break
+    coverage = None
+    for spec in (framework.coverage if framework else []) + FALLBACK_COVERAGE:
+        blobs = _matching(files, spec) if spec.kind in COVERAGE_KINDS else []
+        found = parse_coverage(spec.kind, blobs[0]) if blobs else None
+        if found is not None:
+            coverage = found.percent
+            break
+    return parsed, coverage, source
+
+
+def _has_counts(report: ParsedReport) -> bool:
+    return any(
+        n is not None for n in (report.tests_passed, report.tests_failed, report.tests_skipped, report.tests_errored)
+    )
+
+
+def test_result(
+    execution: ExecutionResult,
+    report: ParsedReport | None,
+    coverage: float | None,
+    *,
+    framework: str | None,
+    command: str,
+    source: str | None,
+) -> TestResult:
+    """The verdict: the runner's exit code and its report must both say "passed"."""
+    counts = report if report and _has_counts(report) else None
+    failed = (counts.tests_failed or 0) + (counts.tests_errored or 0) if counts else 0
+    error = execution.error
+    if report and report.error:
+        error = report.error if not error else f"{error}; {report.error}"
+    no_tests = execution.exit_code == 5 and framework == "pytest" and failed == 0
+    success = not execution.timed_out and failed == 0 and (execution.exit_code == 0 or no_tests)
+    if counts and execution.exit_code not in (0, None) and failed == 0 and not no_tests:
+        error = f"runner exited with code {execution.exit_code} although its report shows no failure"
+    if no_tests:
+        error = "no tests were collected"
+    return TestResult(
+        success=success,
+        framework=framework,
+        command=command,
+        tests_passed=counts.tests_passed if counts else None,
+        tests_failed=counts.tests_failed if counts else None,
+        tests_skipped=counts.tests_skipped if counts else None,
+        tests_errored=counts.tests_errored if counts else None,
+        coverage_percent=coverage,
+        cases=list(counts.cases) if counts else [],
+        output=execution.output,
+        error=None if success and not no_tests else error,
+        exit_code=execution.exit_code,
+        execution_time=execution.execution_time,
+        timed_out=execution.timed_out,
+        truncated=execution.truncated,
+        report_source=source if counts else None,
+    )
+
+
+def build_result(execution: ExecutionResult, *, command: str, steps: list[str]) -> BuildResult:
+    return BuildResult(
+        success=execution.success,
+        build_time=execution.execution_time,
+        output=execution.output,
+        error=execution.error,
+        command=command,
+        exit_code=execution.exit_code,
+        timed_out=execution.timed_out,
+        truncated=execution.truncated,
+        steps=steps,
+    )

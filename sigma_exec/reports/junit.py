@@ -1,0 +1,104 @@
+"""JUnit XML: pytest --junitxml, Maven Surefire TEST-*.xml, JUnit Platform console launcher reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from xml.etree.ElementTree import Element
+
+from sigma_exec.models import CaseOutcome, ParsedReport, TestCase
+from sigma_exec.reports._common import (
+    MAX_CASES,
+    ReportUnreadable,
+    as_seconds,
+    clip,
+    decode,
+    parse_xml,
+)
+
+FRAMEWORK = "junit"
+_OUTCOME_TAGS = (
+    ("failure", CaseOutcome.FAILED),
+    ("error", CaseOutcome.ERRORED),
+    ("skipped", CaseOutcome.SKIPPED),
+)
+
+
+@dataclass
+class _Tally:
+    counts: dict[CaseOutcome, int] = field(default_factory=lambda: dict.fromkeys(CaseOutcome, 0))
+    cases: list[TestCase] = field(default_factory=list)
+
+    def add_case(self, case: TestCase) -> None:
+        self.counts[case.outcome] += 1
+        if len(self.cases) < MAX_CASES:
+            self.cases.append(case)
+
+
+def parse(data: bytes) -> ParsedReport:
+    """Read the counts and cases of a JUnit XML report."""
+    root = parse_xml(decode(data))
+    if root.tag not in ("testsuites", "testsuite"):
+        raise ReportUnreadable(f"root element is <{root.tag}>, not <testsuites> or <testsuite>")
+    tally = _Tally()
+    for element in root.iter("testcase"):
+        tally.add_case(_case(element))
+    for suite in root.iter("testsuite"):
+        if suite.find("testsuite") is None and next(suite.iter("testcase"), None) is None:
+            _add_suite_attributes(tally, suite)
+    return ParsedReport(
+        framework=FRAMEWORK,
+        tests_passed=tally.counts[CaseOutcome.PASSED],
+        tests_failed=tally.counts[CaseOutcome.FAILED],
+        tests_skipped=tally.counts[CaseOutcome.SKIPPED],
+        tests_errored=tally.counts[CaseOutcome.ERRORED],
+        cases=tally.cases,
+    )
+
+
+def _case(element: Element) -> TestCase:
+    outcome, message = CaseOutcome.PASSED, None
+    for tag, tag_outcome in _OUTCOME_TAGS:
+        child = element.find(tag)
+        if child is not None:
+            outcome, message = tag_outcome, _message(child)
+            break
+    return TestCase(
+        name=element.get("name", ""),
+        classname=element.get("classname", ""),
+        outcome=outcome,
+        duration_s=as_seconds(element.get("time")),
+        message=message,
+    )
+
+
+def _message(child: Element) -> str | None:
+    text = child.get("message") or (child.text or "").strip()
+    return clip(text)
+
+
+def _add_suite_attributes(tally: _Tally, suite: Element) -> None:
+    """Count a suite that lists no test cases from its tests/failures/errors/skipped attributes."""
+    tests = _attr_count(suite, "tests")
+    failed = _attr_count(suite, "failures")
+    errored = _attr_count(suite, "errors")
+    skipped = _attr_count(suite, "skipped")
+    passed = tests - failed - errored - skipped
+    if passed < 0:
+        raise ReportUnreadable(f"suite {suite.get('name', '')!r} has more outcomes than tests")
+    tally.counts[CaseOutcome.PASSED] += passed
+    tally.counts[CaseOutcome.FAILED] += failed
+    tally.counts[CaseOutcome.ERRORED] += errored
+    tally.counts[CaseOutcome.SKIPPED] += skipped
+
+
+def _attr_count(suite: Element, name: str) -> int:
+    raw = suite.get(name)
+    if raw is None:
+        return 0
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ReportUnreadable(f"testsuite {name}={raw[:40]!r} is not a count") from None
+    if value < 0:
+        raise ReportUnreadable(f"testsuite {name}={value} is negative")
+    return value

@@ -1,0 +1,102 @@
+"""Settings: one pydantic-settings object read from the environment or `.env`.
+
+The seed's names are kept exactly (DOCKER_ENABLED, AUTO_TEST, TEST_TIMEOUT, ...).
+Every setting is listed with its default in `config/.env.example`.
+"""
+
+from __future__ import annotations
+
+import socket
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class NetworkPolicy(StrEnum):
+    """How a sandbox reaches the network."""
+
+    NONE = "none"
+    BRIDGE = "bridge"
+
+
+class ImageSource(StrEnum):
+    """Where base images come from."""
+
+    OFFLINE = "offline"  # built here from Debian packages (mmdebstrap → docker import)
+    UPSTREAM = "upstream"  # official images such as python:3.12-slim, pulled from a registry
+
+
+class Settings(BaseSettings):
+    """All configuration of sigma-exec; inject one instance, never mutate it."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # The seed's names.
+    DOCKER_ENABLED: bool = True
+    DOCKER_REGISTRY: str = ""
+    DOCKER_IMAGE_PREFIX: str = "sigma-exec"
+    AUTO_TEST: bool = True
+    TEST_TIMEOUT: int = Field(300, ge=1, description="seconds for one test run")
+    MIN_TEST_COVERAGE: float = Field(0.0, ge=0.0, le=100.0, description="percent; below it → rejected")
+    AUTO_BUILD: bool = True
+    BUILD_TIMEOUT: int = Field(600, ge=1, description="seconds for one build")
+
+    # Queue.
+    CELERY_BROKER_URL: str = "redis://localhost:6379/0"
+    CELERY_RESULT_BACKEND: str = "redis://localhost:6379/0"
+
+    # Sandbox profile.
+    SANDBOX_CPUS: float = Field(2.0, gt=0)
+    SANDBOX_MEMORY_MB: int = Field(2048, ge=64)
+    SANDBOX_PIDS_LIMIT: int = Field(512, ge=16)
+    SANDBOX_NOFILE: int = Field(4096, ge=64)
+    SANDBOX_TMP_SIZE_MB: int = Field(512, ge=8)
+    SANDBOX_WORKSPACE_SIZE_MB: int = Field(1024, ge=8)
+    SANDBOX_NETWORK: NetworkPolicy = NetworkPolicy.NONE
+    SANDBOX_RUNTIME: str = Field("", description="e.g. runsc for gVisor; empty = engine default")
+    EXEC_TIMEOUT: int = Field(300, ge=1, description="default seconds for execute_in_container")
+    KILL_GRACE_SECONDS: int = Field(5, ge=1)
+    OUTPUT_CAP_BYTES: int = Field(1024 * 1024, ge=1024, description="head+tail kept of one exec's output")
+    MAX_WORKSPACE_MB: int = Field(256, ge=1, description="cap on a host workspace copied in")
+    MAX_CHANGE_FILES: int = Field(10_000, ge=1)
+    MAX_CHANGE_MB: int = Field(64, ge=1, description="cap on one apply_changes batch")
+
+    # Lifetime and reaping.
+    CONTAINER_TTL_SECONDS: int = Field(7200, ge=60, description="a container stops itself after this")
+    REAPER_INTERVAL_SECONDS: int = Field(300, ge=10)
+    POOL_SIZE: int = Field(0, ge=0)
+
+    # Images.
+    IMAGE_SOURCE: ImageSource = ImageSource.OFFLINE
+    DEBIAN_SUITE: str = "bookworm"
+    DEBIAN_MIRROR: str = ""
+    ALLOW_PROJECT_DOCKERFILE: bool = False
+
+    # Identity of this node (a worker host with its own Docker daemon).
+    SIGMA_NODE: str = ""
+    # Protected test files (globs): a proposal touching them is flagged.
+    PROTECTED_PATHS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("PROTECTED_PATHS", mode="before")
+    @classmethod
+    def _split_globs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @cached_property
+    def node(self) -> str:
+        """This node's name: SIGMA_NODE or the host name."""
+        return self.SIGMA_NODE or socket.gethostname()
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.SANDBOX_MEMORY_MB * 1024 * 1024
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,93 @@
+"""Applying a validated change batch inside a sandbox: check, then write, then delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sigma_exec import commands
+from sigma_exec import constants as c
+from sigma_exec.archive import changes_tar
+from sigma_exec.changes import FileChange, validate_changes
+from sigma_exec.docker_backend import DockerBackend
+from sigma_exec.errors import InvalidChangeError, SandboxError
+from sigma_exec.models import ChangeResult
+from sigma_exec.settings import Settings
+
+
+def _inside(resolved: str) -> bool:
+    return resolved == c.WORKSPACE_DIR or resolved.startswith(c.WORKSPACE_DIR + "/")
+
+
+def check_resolved(batch: list[FileChange], asked: list[str], resolved: list[str], is_dir: list[bool]) -> list[str]:
+    """Directories to create; raise naming the first path that leaves /workspace (pure)."""
+    where = dict(zip(asked, zip(resolved, is_dir, strict=True), strict=True))
+    missing: list[str] = []
+    for change in batch:
+        for parent in change.parents:
+            real, exists_as_dir = where[parent]
+            if not _inside(real):
+                raise InvalidChangeError(
+                    f"filepath {change.path!r} goes through {parent!r}, a link that leaves /workspace",
+                    path=change.path,
+                )
+            if not exists_as_dir and parent not in missing:
+                missing.append(parent)
+        real, target_is_dir = where[change.path]
+        if not _inside(real):
+            raise InvalidChangeError(f"filepath {change.path!r} is a link that leaves /workspace", path=change.path)
+        if target_is_dir and not change.delete:
+            raise InvalidChangeError(f"filepath {change.path!r} is a directory in the workspace", path=change.path)
+    return missing
+
+
+def _resolve(engine: DockerBackend, container_id: str, asked: list[str], user: str) -> tuple[list[str], list[bool]]:
+    raw = engine.exec_capture(
+        container_id, commands.script(commands.RESOLVE_PATHS, *asked), user=user, cap_bytes=16 * 1024 * 1024
+    )[1]
+    parsed = commands.parse_resolved(raw, asked)
+    if parsed is not None:
+        return parsed
+    for path in asked:  # slow path: find the one that did not resolve (e.g. a link loop)
+        one = commands.parse_resolved(
+            engine.exec_capture(
+                container_id, commands.script(commands.RESOLVE_PATHS, path), user=user, cap_bytes=65536
+            )[1],
+            [path],
+        )
+        if one is None:
+            raise InvalidChangeError(f"filepath {path!r} cannot be resolved in the workspace (link loop?)", path=path)
+    raise SandboxError("the workspace path check gave an unreadable answer")
+
+
+def apply_change_batch(
+    engine: DockerBackend, container_id: str, raw_changes: Any, settings: Settings, user: str
+) -> ChangeResult:
+    """All of the batch or none of it: nothing is written before every path passed."""
+    try:
+        batch = validate_changes(
+            raw_changes, max_files=settings.MAX_CHANGE_FILES, max_bytes=settings.MAX_CHANGE_MB * 1024 * 1024
+        )
+        if not batch:
+            return ChangeResult(success=True)
+        asked = sorted({p for ch in batch for p in (*ch.parents, ch.path)})
+        resolved, is_dir = _resolve(engine, container_id, asked, user)
+        new_dirs = check_resolved(batch, asked, resolved, is_dir)
+    except InvalidChangeError as exc:
+        return ChangeResult(success=False, error=str(exc), bad_path=exc.path)
+    writes = [ch for ch in batch if not ch.delete]
+    deletes = [ch.path for ch in batch if ch.delete]
+    if writes:
+        engine.put_archive(
+            container_id,
+            c.WORKSPACE_DIR,
+            changes_tar(writes, new_dirs=new_dirs, uid=c.SANDBOX_UID, gid=c.SANDBOX_GID),
+        )
+    if deletes:
+        code, _ = engine.exec_capture(
+            container_id, commands.script(commands.DELETE_PATHS, *deletes), user=user, cap_bytes=65536
+        )
+        if code not in (0, None):
+            return ChangeResult(
+                success=False, applied=[w.path for w in writes], error=f"deleting {deletes} failed with code {code}"
+            )
+    return ChangeResult(success=True, applied=[w.path for w in writes], deleted=deletes)
