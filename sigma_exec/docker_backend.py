@@ -246,25 +246,22 @@ class DockerBackend:
         import io
 
         log = BoundedOutput(64 * 1024)
-        client = docker.APIClient(base_url=self.api.base_url, timeout=timeout_s, version=self.api.api_version)
-        try:
-            with _translate():
-                for chunk in client.build(
-                    fileobj=io.BytesIO(context_tar),
-                    custom_context=True,
-                    tag=tag,
-                    labels=dict(labels),
-                    rm=True,
-                    forcerm=True,
-                    network_mode=network,
-                    pull=False,
-                    decode=True,
-                ):
-                    if "error" in chunk:
-                        raise ImageBuildError(f"image build of {tag} failed: {chunk['error']}", log.text())
-                    log.write(str(chunk.get("stream", "")).encode())
-        finally:
-            client.close()
+        with _translate():
+            for chunk in self.api.build(
+                fileobj=io.BytesIO(context_tar),
+                custom_context=True,
+                tag=tag,
+                labels=dict(labels),
+                rm=True,
+                forcerm=True,
+                network_mode=network,
+                pull=False,
+                decode=True,
+                timeout=timeout_s,
+            ):
+                if "error" in chunk:
+                    raise ImageBuildError(f"image build of {tag} failed: {chunk['error']}", log.text())
+                log.write(str(chunk.get("stream", "")).encode())
         return log.text()
 
     def tag_image(self, ref: str, repository: str, tag: str) -> None:

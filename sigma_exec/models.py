@@ -159,8 +159,17 @@ class CreateResult(_Frozen):
     language: str | None = None
     creation_time: float = 0.0
 
+    def _as_tuple(self) -> tuple[bool, str | None, str | None]:
+        return (self.success, self.container_id, self.error)
+
     def __iter__(self):  # type: ignore[override]
-        return iter((self.success, self.container_id, self.error))
+        return iter(self._as_tuple())
+
+    def __getitem__(self, index: int) -> bool | str | None:
+        return self._as_tuple()[index]
+
+    def __len__(self) -> int:
+        return 3
 
 
 class CleanupResult(_Frozen):

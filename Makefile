@@ -1,0 +1,42 @@
+# sigma-exec: `make run` and `make test` each do all of their own set-up, idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REDIS_PORT ?= 6399
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup system engine images redis bench soak lint clean-engine
+
+run: setup engine images
+	$(BIN)/sigma-exec run examples/sample_project --language python --changes examples/sample_changes.json
+
+test: setup engine images redis
+	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -q -p no:cacheprovider
+
+setup: system $(STAMP)
+
+system:
+	@bash scripts/ensure-system.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[queue,dev]'
+	@touch $(STAMP)
+
+engine:
+	@bash scripts/ensure-engine.sh
+
+images: setup engine
+	$(BIN)/sigma-exec images build --language python
+
+redis: system
+	@bash scripts/ensure-redis.sh $(REDIS_PORT) .run
+
+bench: setup engine images redis
+	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m bench
+
+lint: setup
+	$(BIN)/ruff check sigma_exec tasks tests bench
+	$(BIN)/ruff format --check sigma_exec tasks tests bench

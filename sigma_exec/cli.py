@@ -1,0 +1,218 @@
+"""`sigma-exec` command line: run a proposal in-process, manage images, reap, submit through Celery.
+
+Exit codes: 0 executed, 1 rejected, 2 error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sigma_exec.settings import Settings
+
+EXIT = {"executed": 0, "rejected": 1, "error": 2}
+console = Console(stderr=True)
+out = Console()
+
+
+def _load_changes(path: str | None) -> list[dict[str, Any]]:
+    if not path:
+        return []
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"sigma-exec: cannot read changes file {path!r}: {exc}") from exc
+    return data["changes"] if isinstance(data, dict) and "changes" in data else data
+
+
+def render_outcome(outcome: dict[str, Any]) -> None:
+    """A readable report of one proposal's outcome."""
+    status = outcome["status"]
+    colour = {"executed": "green", "rejected": "yellow", "error": "red"}.get(status, "white")
+    out.print(f"[bold]proposal[/] {outcome['proposal_id']}  project {outcome['project_id']}  node {outcome['node']}")
+    stages = Table(title="stages", show_header=True)
+    for col in ("stage", "ok", "seconds", "detail"):
+        stages.add_column(col)
+    for st in outcome["stages"]:
+        stages.add_row(st["name"], "✔" if st["ok"] else "✘", f"{st['duration_s']:.2f}", (st.get("detail") or "")[:70])
+    out.print(stages)
+    tests = outcome.get("tests")
+    if tests:
+        cov = tests.get("coverage_percent")
+        out.print(
+            f"tests ({tests.get('framework')}): passed {tests.get('tests_passed')}, failed {tests.get('tests_failed')}, "
+            f"skipped {tests.get('tests_skipped')}, errored {tests.get('tests_errored')}, "
+            f"coverage {'n/a' if cov is None else f'{cov:.1f}%'}"
+        )
+    build = outcome.get("build")
+    if build:
+        out.print(f"build: {'ok' if build.get('success') else 'FAILED'} in {build.get('build_time', 0):.2f}s")
+    for reason in outcome.get("reasons") or []:
+        out.print(f"  - {reason}")
+    out.print(f"verdict: [bold {colour}]{status.upper()}[/]")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sigma_exec.executor import DockerExecutor
+    from sigma_exec.pipeline import Proposal, run_pipeline
+
+    settings = Settings()
+    proposal = Proposal(
+        proposal_id=args.proposal_id or f"local-{uuid.uuid4().hex[:10]}",
+        project_id=args.project_id,
+        workspace=str(Path(args.workspace).resolve()),
+        language=args.language,
+        changes=_load_changes(args.changes),
+        test_command=args.test_command,
+        build_command=args.build_command,
+    )
+    with console.status("starting…") as status:
+        executor = DockerExecutor(settings)
+        outcome = run_pipeline(executor, proposal, settings, progress=lambda s: status.update(f"stage: {s}"))
+    data = outcome.model_dump(mode="json")
+    if args.json:
+        out.print_json(json.dumps(data))
+    else:
+        render_outcome(data)
+    return EXIT[data["status"]]
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    from sigma_exec.docker_backend import DockerBackend
+    from sigma_exec.errors import SigmaExecError
+    from sigma_exec.images import base_image_ref, ensure_base_image
+    from sigma_exec.languages import load_profiles, resolve_language
+
+    settings = Settings()
+    profiles = [resolve_language(name) for name in args.language] if args.language else list(load_profiles().values())
+    try:
+        backend = DockerBackend()
+        for profile in profiles:
+            if args.action == "list":
+                ref = base_image_ref(profile, settings)
+                out.print(f"{profile.name:12} {ref:60} {'present' if backend.image_id(ref) else 'missing'}")
+                continue
+            started = time.monotonic()
+            ref = ensure_base_image(backend, profile, settings, progress=lambda msg: console.print(f"==> {msg}"))
+            out.print(f"{profile.name}: {ref} ready ({time.monotonic() - started:.1f}s)")
+    except SigmaExecError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    return 0
+
+
+def cmd_reap(args: argparse.Namespace) -> int:
+    from sigma_exec.docker_backend import DockerBackend
+    from sigma_exec.errors import SigmaExecError
+    from sigma_exec.reaper import reap
+
+    settings = Settings()
+    live: set[str] = set()
+    try:
+        from tasks.reaping import live_pipelines  # optional: the queue layer knows which pipelines live
+
+        live = set(live_pipelines(settings))
+    except Exception as exc:  # no Redis or no Celery: reap by deadline only
+        console.print(f"[yellow]note:[/] pipeline leases not read ({exc}); reaping by deadline and state only")
+    try:
+        report = reap(DockerBackend(), node=settings.node, now=time.time(), live_pipelines=live, all_nodes=args.all)
+    except SigmaExecError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    out.print_json(report.model_dump_json())
+    return 0 if not report.errors else 2
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from tasks import submit_proposal
+    from tasks.client import follow
+
+    result = submit_proposal(
+        proposal_id=args.proposal_id or f"p-{uuid.uuid4().hex[:10]}",
+        project_id=args.project_id,
+        workspace=str(Path(args.workspace).resolve()),
+        language=args.language,
+        changes=_load_changes(args.changes),
+        test_command=args.test_command,
+        build_command=args.build_command,
+    )
+    if not args.wait:
+        out.print(result.id)
+        return 0
+    with console.status("queued…") as status:
+        outcome = follow(result, lambda stage: status.update(f"stage: {stage}"), timeout=args.timeout)
+    if args.json:
+        out.print_json(json.dumps(outcome))
+    else:
+        render_outcome(outcome)
+    return EXIT.get(outcome.get("status", "error"), 2)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tasks.client import status
+
+    outcome = status(args.proposal_id)
+    if outcome is None:
+        console.print(f"no outcome recorded for proposal {args.proposal_id!r} (still running, or expired)")
+        return 2
+    if args.json:
+        out.print_json(json.dumps(outcome))
+    else:
+        render_outcome(outcome)
+    return EXIT.get(outcome.get("status", "error"), 2)
+
+
+def _proposal_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("workspace", help="project directory (copied into the sandbox, never modified)")
+    parser.add_argument("--language", "-l", required=True, help="python, javascript, typescript, java, go, ruby")
+    parser.add_argument("--changes", help="JSON file: a list of {filepath, content | delete}")
+    parser.add_argument("--project-id", default="cli")
+    parser.add_argument("--proposal-id")
+    parser.add_argument("--test-command")
+    parser.add_argument("--build-command")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sigma-exec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a proposal pipeline in this process (no broker)")
+    _proposal_args(run)
+    run.set_defaults(func=cmd_run)
+    submit = sub.add_parser("submit", help="enqueue a proposal through Celery + Redis")
+    _proposal_args(submit)
+    submit.add_argument("--wait", action="store_true", help="follow progress and print the outcome")
+    submit.add_argument("--timeout", type=float, default=1800)
+    submit.set_defaults(func=cmd_submit)
+    status = sub.add_parser("status", help="print a submitted proposal's outcome")
+    status.add_argument("proposal_id")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    images = sub.add_parser("images", help="build or list the offline base images")
+    images.add_argument("action", choices=["build", "list"])
+    images.add_argument("--language", "-l", action="append", help="repeatable; default: every language")
+    images.set_defaults(func=cmd_images)
+    reap = sub.add_parser("reap", help="remove expired or orphaned sandboxes on this node")
+    reap.add_argument("--all", action="store_true", help="every node's containers on this engine")
+    reap.set_defaults(func=cmd_reap)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Shared fixtures: a real Docker engine, unique project ids, cleanup by label."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sigma_exec import DockerExecutor, Settings
+from sigma_exec import constants as c
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "examples" / "sample_project"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(SIGMA_NODE="test-node")
+
+
+@pytest.fixture(scope="session")
+def executor(settings: Settings) -> DockerExecutor:
+    ex = DockerExecutor(settings)
+    assert ex.available, f"a real Docker engine is required: {ex.unavailable_reason}"
+    return ex
+
+
+@pytest.fixture
+def project_id() -> Iterator[str]:
+    """A unique project id; every container carrying it is removed afterwards."""
+    pid = f"t-{uuid.uuid4().hex[:10]}"
+    yield pid
+    ex = DockerExecutor(Settings(SIGMA_NODE="test-node"))
+    if ex.available:
+        ex.cleanup_project(pid)
+
+
+@pytest.fixture
+def sandbox(executor: DockerExecutor, project_id: str) -> Callable[..., str]:
+    """Factory: create a project container from a workspace and return its id."""
+
+    def make(workspace: Path | str = SAMPLE, language: str = "python") -> str:
+        ok, cid, err = executor.create_project_container(project_id, str(workspace), language)
+        assert ok, err
+        assert cid is not None
+        return cid
+
+    return make
+
+
+def labelled_containers(executor: DockerExecutor, project: str) -> list[dict]:
+    assert executor.backend is not None
+    return executor.backend.list_containers({c.LABEL_MANAGED: "1", c.LABEL_PROJECT: project})

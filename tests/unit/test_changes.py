@@ -1,0 +1,88 @@
+"""Change batches are validated whole before anything is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from sigma_exec.changes import normalise_path, validate_changes
+from sigma_exec.errors import InvalidChangeError
+
+LIMITS = {"max_files": 100, "max_bytes": 1024}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("src/main.py", "src/main.py"), ("./a/./b.txt", "a/b.txt"), ("a//b", "a/b"), ("ünï/çødé.py", "ünï/çødé.py")],
+)
+def test_normalise_path_accepts_relative_paths(raw: str, expected: str) -> None:
+    assert normalise_path(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("../x", "'..'"),
+        ("a/../../x", "'..'"),
+        ("/etc/x", "absolute"),
+        ("\\windows", "absolute"),
+        ("C:/x", "absolute"),
+        ("a\0b", "NUL"),
+        ("a\nb", "control"),
+        ("", "empty"),
+        (".", "workspace itself"),
+        ("x" * 5000, "longer than"),
+        ("d/" + "n" * 300, "over 255"),
+        (42, "must be a string"),
+    ],
+)
+def test_normalise_path_rejects_hostile_paths_naming_them(raw: object, fragment: str) -> None:
+    with pytest.raises(InvalidChangeError) as info:
+        normalise_path(raw)
+    assert fragment in str(info.value)
+
+
+def test_one_bad_path_rejects_the_whole_batch() -> None:
+    batch = [{"filepath": "ok.py", "content": "x"}, {"filepath": "../evil", "content": "y"}]
+    with pytest.raises(InvalidChangeError) as info:
+        validate_changes(batch, **LIMITS)
+    assert info.value.path == "../evil"
+
+
+@pytest.mark.parametrize(
+    ("batch", "fragment"),
+    [
+        ([{"filepath": "a", "content": "1"}, {"filepath": "./a", "content": "2"}], "appears twice"),
+        ([{"filepath": "a", "content": "1"}, {"filepath": "a/b", "content": "2"}], "writes as a file"),
+        ([{"filepath": "a"}], "needs 'content'"),
+        ([{"filepath": "a", "content": "x", "delete": True}], "both"),
+        ([{"filepath": "a", "content": "x", "mode": "4755"}], "setuid"),
+        ([{"filepath": "a", "content": "x", "mode": "rwx"}], "octal"),
+        ([{"filepath": "a", "content": "x", "type": "symlink"}], "unknown keys"),
+        ([{"filepath": "a", "content": "x" * 2000}], "over the cap"),
+        ([{"filepath": f"f{i}", "content": ""} for i in range(101)], "exceed the cap"),
+        ("not a list", "must be a list"),
+        (["not a dict"], "must be an object"),
+    ],
+)
+def test_invalid_batches_are_refused_with_a_reason(batch: object, fragment: str) -> None:
+    with pytest.raises(InvalidChangeError) as info:
+        validate_changes(batch, **LIMITS)
+    assert fragment in str(info.value)
+
+
+def test_a_valid_batch_keeps_content_modes_and_deletes() -> None:
+    batch = validate_changes(
+        [
+            {"filepath": "bin/run.sh", "content": "#!/bin/sh\n", "mode": "0755"},
+            {"filepath": "old.py", "delete": True},
+            {"filepath": "data.bin", "content": "AAEC", "encoding": "base64"},
+        ],
+        **LIMITS,
+    )
+    assert [(c.path, c.mode, c.delete) for c in batch] == [
+        ("bin/run.sh", 0o755, False),
+        ("old.py", 0o644, True),
+        ("data.bin", 0o644, False),
+    ]
+    assert batch[2].content == b"\x00\x01\x02"
+    assert batch[0].parents == ["bin"]

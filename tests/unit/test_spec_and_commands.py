@@ -1,0 +1,75 @@
+"""The sandbox profile as data, and the in-sandbox scripts' parsing (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sigma_exec import commands
+from sigma_exec import constants as c
+from sigma_exec.settings import NetworkPolicy, Settings
+from sigma_exec.spec import build_container_spec, container_name
+
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def _spec(**overrides: object):
+    settings = Settings(SIGMA_NODE="n1", **overrides)  # type: ignore[arg-type]
+    return build_container_spec(settings, image="img", project_id=7, language="python", env={}, now=NOW)
+
+
+def test_default_profile_is_locked_down() -> None:
+    spec = _spec()
+    assert spec.cap_drop == ["ALL"]
+    assert sorted(spec.cap_add) == ["CHOWN", "SETGID", "SETUID"]
+    assert spec.security_opt == ["no-new-privileges:true"]
+    assert spec.privileged is False and spec.read_only is True and spec.init is True
+    assert spec.network_mode == "none"
+    assert spec.nano_cpus == 2_000_000_000
+    assert spec.mem_limit == spec.memswap_limit == 2048 * 1024 * 1024
+    assert spec.pids_limit == 512
+    assert spec.user == f"{c.KEEPALIVE_UID}:{c.KEEPALIVE_GID}"
+    assert "size=512m" in spec.tmpfs["/tmp"] and "nosuid" in spec.tmpfs["/tmp"]
+    assert spec.volumes[0].target == "/workspace" and "size=1024m" in spec.volumes[0].driver_options["o"]
+
+
+def test_labels_account_for_every_container() -> None:
+    labels = _spec().labels
+    assert labels[c.LABEL_MANAGED] == "1"
+    assert labels[c.LABEL_PROJECT] == "7"
+    assert labels[c.LABEL_NODE] == "n1"
+    assert int(labels[c.LABEL_EXPIRES_AT]) - int(labels[c.LABEL_CREATED_AT]) == 7200
+
+
+def test_the_keepalive_is_the_containers_own_deadline() -> None:
+    assert _spec(CONTAINER_TTL_SECONDS=600).command == ["sleep", "600"]
+
+
+def test_limits_and_network_follow_settings() -> None:
+    spec = _spec(SANDBOX_CPUS=0.5, SANDBOX_MEMORY_MB=256, SANDBOX_PIDS_LIMIT=64, SANDBOX_NETWORK=NetworkPolicy.BRIDGE)
+    assert (spec.nano_cpus, spec.mem_limit, spec.pids_limit, spec.network_mode) == (
+        500_000_000,
+        256 * 1024 * 1024,
+        64,
+        "bridge",
+    )
+
+
+def test_container_names_are_safe_and_unique() -> None:
+    assert container_name("a b/c", "p:1") == "sigma-pa-b-c-p-1"
+    assert container_name(1) != container_name(1)
+
+
+def test_user_commands_travel_as_arguments_not_script_text() -> None:
+    argv = commands.wrap_with_deadline("echo $HOME; rm -rf /", 30)
+    assert argv[:3] == ["/bin/sh", "-c", commands.EXEC_WRAPPER]
+    assert argv[4:] == ["30", "echo $HOME; rm -rf /"]
+    assert commands.wrap_with_deadline(["ls", "a b"], 5)[-1] == "ls 'a b'"
+
+
+def test_parse_resolved_pairs_paths_and_directory_flags() -> None:
+    out = b"/workspace/a\0/etc/passwd\0\n10"
+    assert commands.parse_resolved(out, ["a", "b"]) == (["/workspace/a", "/etc/passwd"], [True, False])
+    assert commands.parse_resolved(out, ["a"]) is None
+    assert commands.parse_oom_count(b"2\n") == 2
+    assert commands.parse_oom_count(b"") == 0
+    assert commands.parse_oom_count(b"x") is None
