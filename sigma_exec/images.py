@@ -31,7 +31,7 @@ from sigma_exec.languages import LanguageProfile
 from sigma_exec.settings import ImageSource, Settings
 
 log = logging.getLogger(__name__)
-RECIPE_VERSION = "1"  # bump when the way images are built changes
+RECIPE_VERSION = "2"  # bump when the way images are built changes
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 MAX_DEPS_BYTES = 512 * 1024 * 1024
 Progress = Callable[[str], None]
@@ -66,6 +66,8 @@ def mmdebstrap_argv(profile: LanguageProfile, settings: Settings, out_path: str)
     mirror = settings.DEBIAN_MIRROR or DEFAULT_MIRROR
     user_hook = f'chroot "$1" useradd -u {c.SANDBOX_UID} -U -d {c.HOME_DIR} -M -s /bin/sh runner'
     cleanup_hook = 'rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/*'
+    # No setuid/setgid helpers in a sandbox image (su, mount, passwd, …): nothing to escalate through.
+    nosuid_hook = 'find "$1" -xdev -type f -perm /6000 -exec chmod ug-s {} +'
     argv = [
         "mmdebstrap",
         "--variant=minbase",
@@ -73,6 +75,7 @@ def mmdebstrap_argv(profile: LanguageProfile, settings: Settings, out_path: str)
         f"--customize-hook={user_hook}",
         *[f"--customize-hook={hook}" for hook in profile.image.customize],
         f"--customize-hook={cleanup_hook}",
+        f"--customize-hook={nosuid_hook}",
         settings.DEBIAN_SUITE,
         out_path,
         f"deb {mirror} {settings.DEBIAN_SUITE} main",

@@ -121,7 +121,10 @@ def test_an_unreachable_daemon_gives_available_false(monkeypatch: pytest.MonkeyP
 def test_cleanup_project_removes_every_container_and_volume(executor: DockerExecutor, project_id: str) -> None:
     ids = [executor.create_project_container(project_id, str(SAMPLE), "python")[1] for _ in range(2)]
     volumes = {
-        m["Name"] for cid in ids for m in executor.backend.inspect(cid)["Mounts"] if m["Type"] == "volume"  # type: ignore[union-attr]
+        m["Name"]
+        for cid in ids
+        for m in executor.backend.inspect(cid)["Mounts"]
+        if m["Type"] == "volume"  # type: ignore[union-attr]
     }
     assert len(volumes) == 2
     result = executor.cleanup_project(project_id)
@@ -135,7 +138,9 @@ def test_cleanup_project_removes_every_container_and_volume(executor: DockerExec
 def test_the_host_workspace_is_never_modified(tmp_path: Path, sandbox, executor: DockerExecutor) -> None:
     (tmp_path / "a.py").write_text("A = 1\n")
     cid = sandbox(tmp_path)
-    assert executor.apply_changes(cid, [{"filepath": "a.py", "content": "A = 2\n"}, {"filepath": "b.py", "content": ""}])
+    assert executor.apply_changes(
+        cid, [{"filepath": "a.py", "content": "A = 2\n"}, {"filepath": "b.py", "content": ""}]
+    )
     assert executor.execute_in_container(cid, "echo x > c.txt").success
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py"]
     assert (tmp_path / "a.py").read_text() == "A = 1\n"

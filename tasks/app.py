@@ -1,0 +1,75 @@
+"""The Celery application and the worker's life-cycle hooks.
+
+`celery -A tasks worker` consumes the shared `proposals` queue plus its own node's queue
+`node.<SIGMA_NODE or hostname>` (added on `celeryd_after_setup`, whatever `-Q` says), refuses to
+start when the time limits do not nest, registers its node in Redis with a heartbeat and sweeps
+its node's leftover containers once it is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery import Celery
+from celery.signals import celeryd_after_setup, celeryd_init, worker_ready, worker_shutdown
+
+from tasks import runtime
+from tasks.config import celery_config, check_time_limits, node_queue
+
+log = logging.getLogger(__name__)
+
+app = Celery("sigma_exec")
+app.config_from_object(celery_config(runtime.settings(), runtime.queue_settings()))
+
+_heartbeat_stop = threading.Event()
+
+
+class ConfigurationRefused(SystemExit):
+    """Raised at worker start when the time limits do not nest (the worker exits)."""
+
+
+@celeryd_init.connect
+def refuse_inconsistent_limits(**_: Any) -> None:
+    problems = check_time_limits(runtime.settings(), runtime.queue_settings())
+    for problem in problems:
+        log.error("sigma-exec worker refuses to start: %s", problem)
+    if problems:
+        raise ConfigurationRefused("sigma-exec: inconsistent time limits: " + "; ".join(problems))
+
+
+@celeryd_after_setup.connect
+def consume_node_queue(sender: str, instance: Any, **_: Any) -> None:
+    queue = node_queue(runtime.settings().node)
+    instance.app.amqp.queues.select_add(queue)
+    log.info("worker %s consumes %s", sender, queue)
+
+
+def _beat_heartbeat(node: str, every_s: int) -> None:
+    while not _heartbeat_stop.wait(every_s):
+        try:
+            runtime.store().register_node(node)
+        except Exception as exc:  # a Redis blip must not kill the heartbeat
+            log.warning("node %s heartbeat failed: %s", node, exc)
+
+
+@worker_ready.connect
+def register_and_sweep(sender: Any = None, **_: Any) -> None:
+    node = runtime.settings().node
+    try:
+        runtime.store().register_node(node)
+    except Exception as exc:
+        log.error("node %s could not register in Redis: %s", node, exc)
+    threading.Thread(
+        target=_beat_heartbeat,
+        args=(node, runtime.queue_settings().NODE_HEARTBEAT_SECONDS),
+        name="sigma-node-heartbeat",
+        daemon=True,
+    ).start()
+    app.send_task("sigma.reap_node", kwargs={"node": node, "reason": "worker start"}, queue=node_queue(node))
+
+
+@worker_shutdown.connect
+def stop_heartbeat(**_: Any) -> None:
+    _heartbeat_stop.set()

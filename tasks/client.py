@@ -1,0 +1,116 @@
+"""The caller's side of the pipeline: submit a proposal, follow its progress, ask for its status.
+
+`sigma-exec submit [--wait]` and `sigma-exec status` are built on these three functions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Final
+
+from celery.result import AsyncResult
+
+from sigma_exec.pipeline import Proposal
+from tasks import runtime
+from tasks.app import app
+from tasks.config import PROPOSALS_QUEUE
+from tasks.stages import create
+
+IN_FLIGHT_STATUSES: Final = ("queued", "running")
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+def submit_proposal(
+    *,
+    proposal_id: str,
+    project_id: str | int,
+    workspace: str,
+    language: str,
+    changes: list[dict[str, Any]] | None = None,
+    test_command: str | None = None,
+    build_command: str | None = None,
+) -> AsyncResult:
+    """Queue a proposal's pipeline; `.get()` on the result is the JSON outcome dict.
+
+    The workspace path is made absolute here: workers read it from their own file system.
+    Raises pydantic.ValidationError for a malformed proposal, before anything is queued.
+    """
+    proposal = Proposal(
+        proposal_id=proposal_id,
+        project_id=project_id,
+        workspace=os.path.abspath(os.path.expanduser(workspace)),
+        language=language,
+        changes=list(changes or []),
+        test_command=test_command,
+        build_command=build_command,
+    )
+    pipeline_id = uuid.uuid4().hex
+    runtime.store().note_submitted(proposal.proposal_id, pipeline_id, runtime.queue_settings().OUTCOME_TTL_SECONDS)
+    return create.apply_async(args=[proposal.model_dump(mode="json")], task_id=pipeline_id, queue=PROPOSALS_QUEUE)
+
+
+def status(proposal_id: str) -> dict[str, Any] | None:
+    """The final outcome of a proposal, an in-flight view (`status` queued/running), or None if unknown."""
+    store = runtime.store()
+    outcome = store.outcome(proposal_id)
+    if outcome is not None:
+        return outcome
+    pipeline_id = store.pipeline_of(proposal_id)
+    if pipeline_id is None:
+        return None
+    lease = store.lease(pipeline_id)
+    return {
+        "proposal_id": proposal_id,
+        "pipeline_id": pipeline_id,
+        "status": "running" if lease else "queued",
+        "stage": lease.get("stage") if lease else None,
+        "node": lease.get("node") if lease else None,
+    }
+
+
+def _current_stage(result: AsyncResult) -> dict[str, Any] | None:
+    lease = runtime.store().lease(result.id)
+    if not lease:
+        return None
+    info = dict(lease)
+    stage_result = app.AsyncResult(lease.get("task_id") or result.id)
+    if stage_result.state == "PROGRESS" and isinstance(stage_result.info, dict):
+        info.update(stage_result.info)
+    return info
+
+
+def default_follow_timeout_s() -> float:
+    """Long enough for every stage to hit its hard limit once and one redelivery after a lost worker."""
+    limits = runtime.limits()
+    return float(5 * limits.hard_s + limits.visibility_s)
+
+
+def follow(
+    result: AsyncResult,
+    on_progress: ProgressCallback | None = None,
+    *,
+    poll_s: float = 0.5,
+    timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """Wait for the outcome, calling `on_progress(info)` once per stage as the pipeline moves on.
+
+    `info` carries `stage`, `proposal_id`, `pipeline_id`, `node` and `task_id`.
+    Raises TimeoutError after `timeout_s` (default: `default_follow_timeout_s()`).
+    """
+    deadline = time.monotonic() + (timeout_s if timeout_s is not None else default_follow_timeout_s())
+    seen: tuple[str, str] | None = None
+    while not result.ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pipeline {result.id} did not finish in time")
+        info = _current_stage(result)
+        if info and on_progress is not None and (info.get("stage", ""), info.get("task_id", "")) != seen:
+            seen = (info.get("stage", ""), info.get("task_id", ""))
+            on_progress(info)
+        time.sleep(poll_s)
+    if result.failed():
+        return {"pipeline_id": result.id, "status": "error", "error": f"pipeline task failed: {result.result!r}"}
+    outcome: dict[str, Any] = result.get(timeout=max(1.0, deadline - time.monotonic()))
+    return outcome

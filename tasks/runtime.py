@@ -1,0 +1,51 @@
+"""Per-process singletons of a worker: settings, Redis store and Docker executor.
+
+Created lazily in the process that uses them (after the prefork fork), never at import.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+from sigma_exec.errors import DockerUnavailableError
+from sigma_exec.executor import DockerExecutor
+from sigma_exec.settings import Settings
+from tasks.config import QueueSettings, TimeLimits, time_limits
+from tasks.store import PipelineStore
+
+_executor_guard = threading.Lock()
+_executor: DockerExecutor | None = None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()
+
+
+@lru_cache(maxsize=1)
+def queue_settings() -> QueueSettings:
+    return QueueSettings()
+
+
+def limits() -> TimeLimits:
+    return time_limits(settings(), queue_settings())
+
+
+@lru_cache(maxsize=1)
+def store() -> PipelineStore:
+    return PipelineStore.from_url(settings().CELERY_BROKER_URL)
+
+
+def executor(*, require: bool = True) -> DockerExecutor:
+    """This process's executor; with `require`, raise DockerUnavailableError unless the engine answers."""
+    global _executor
+    with _executor_guard:
+        if _executor is None or not _executor.available:
+            _executor = DockerExecutor(settings())
+        current = _executor
+    if require and settings().DOCKER_ENABLED:  # disabled is permanent: stages report it as data
+        if not current.available or current.backend is None:
+            raise DockerUnavailableError(current.unavailable_reason or "docker unavailable")
+        current.backend.ping()  # raises DockerUnavailableError when the engine went away
+    return current

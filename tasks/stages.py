@@ -1,0 +1,275 @@
+"""The pipeline's stages as thin Celery tasks over `sigma_exec.pipeline`.
+
+`sigma.create` runs on the shared `proposals` queue, then replaces itself with the chain
+apply → test → build → cleanup on its own node's queue; the chain's last task inherits the
+create task's id, so the caller's `AsyncResult.get()` yields the final outcome.
+
+Every stage turns what goes wrong into data: after its retries (RetryableError only), after
+too many deliveries (its worker keeps dying), on its soft time limit or on a bug, the stage
+cleans the container up inline (it is on the container's node), marks the pipeline `error` and
+lets the chain carry on to `sigma.cleanup`, which always writes an outcome. A hard time limit
+kills the child without `finally`; `on_failure` (worker main process) then sends the final task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from celery import Task, chain
+from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
+from pydantic import BaseModel
+
+from sigma_exec import constants as c
+from sigma_exec.errors import DockerUnavailableError, RetryableError
+from sigma_exec.executor import DockerExecutor
+from sigma_exec.pipeline import (
+    PipelineState,
+    Proposal,
+    ProposalStatus,
+    Stage,
+    decide,
+    stage_apply,
+    stage_build,
+    stage_cleanup,
+    stage_create,
+    stage_test,
+)
+from tasks import runtime
+from tasks.app import app
+from tasks.config import node_queue
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS: Final = 2000
+MAX_REASONS: Final = 20
+MAX_OUTCOME_BYTES: Final = 256 * 1024
+OUTPUT_FALLBACK_CHARS: Final = 1000
+StageStep = Callable[[DockerExecutor, PipelineState], PipelineState]
+
+
+class Envelope(BaseModel):
+    """What one stage hands the next: the pipeline's state plus where its container lives."""
+
+    pipeline_id: str
+    origin_node: str
+    state: PipelineState
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class StageTask(Task):
+    """Policy shared by every stage: late acks, requeue on a lost worker, back-off on RetryableError."""
+
+    autoretry_for = (RetryableError,)
+    retry_backoff = 2
+    retry_backoff_max = runtime.queue_settings().CELERY_RETRY_BACKOFF_MAX
+    retry_jitter = True
+    max_retries = runtime.queue_settings().CELERY_MAX_RETRIES
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if isinstance(exc, TimeLimitExceeded) and args:
+            _rescue_after_hard_limit(self.name, task_id, args[0], float(exc.args[0]) if exc.args else 0.0)
+
+
+def _truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def bound_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
+    """Cap an outcome's size: errors and reasons first, then case lists and outputs (pure)."""
+    bounded = dict(outcome)
+    if bounded.get("error"):
+        bounded["error"] = _truncate(str(bounded["error"]))
+    bounded["reasons"] = [_truncate(str(r)) for r in (bounded.get("reasons") or [])[:MAX_REASONS]]
+    if len(json.dumps(bounded)) > MAX_OUTCOME_BYTES:
+        for part in ("tests", "build"):
+            if isinstance(bounded.get(part), dict):
+                section = dict(bounded[part])
+                section["cases"] = []
+                section["output"] = _truncate(str(section.get("output") or ""), OUTPUT_FALLBACK_CHARS)
+                bounded[part] = section
+        for record in bounded.get("stages") or []:
+            if record.get("detail"):
+                record["detail"] = _truncate(str(record["detail"]), 200)
+    return bounded
+
+
+def _unavailable(exc: RetryableError) -> str:
+    text = str(exc)
+    if isinstance(exc, DockerUnavailableError) and not text.startswith("docker unavailable"):
+        text = f"docker unavailable: {text}"
+    return _truncate(text)
+
+
+def _cleanup_inline(state: PipelineState) -> None:
+    """Remove the container now (this is its node); never raises."""
+    try:
+        stage_cleanup(runtime.executor(require=False), state)
+    except Exception as exc:  # the reaper removes what this misses
+        log.warning("inline cleanup of %s failed: %s", state.container_id, exc)
+
+
+def _give_up(env: Envelope, stage: Stage, reason: str) -> Envelope:
+    log.error("pipeline %s gives up in stage %s: %s", env.pipeline_id, stage, reason)
+    env.state.status = ProposalStatus.ERROR
+    env.state.error = _truncate(reason)
+    _cleanup_inline(env.state)
+    return env
+
+
+def _report(task: Task, env: Envelope, stage: Stage, delivery: int) -> None:
+    """Refresh the pipeline's lease and publish PROGRESS for Flower and `tasks.client.follow`."""
+    proposal_id = env.state.proposal.proposal_id
+    node = runtime.settings().node
+    runtime.store().hold_lease(
+        env.pipeline_id,
+        runtime.limits().lease_s,
+        proposal_id=proposal_id,
+        stage=str(stage),
+        task_id=task.request.id or "",
+        node=node,
+        delivery=delivery,
+    )
+    meta = {"stage": str(stage), "proposal_id": proposal_id, "pipeline_id": env.pipeline_id, "node": node}
+    task.update_state(state="PROGRESS", meta=meta)
+
+
+def run_stage(task: Task, env: Envelope, stage: Stage, step: StageStep) -> Envelope:
+    """One delivery of one stage; errors become data (see the module docstring)."""
+    try:
+        delivery = runtime.store().count_delivery(task.request.id or "", task.request.retries)
+        lost = delivery - 1
+        if lost >= runtime.queue_settings().CELERY_MAX_DELIVERIES:
+            return _give_up(env, stage, f"worker lost {lost} times during the {stage} stage")
+        _report(task, env, stage, delivery)
+        env.state.node = runtime.settings().node
+        env.state = step(runtime.executor(), env.state)
+    except RetryableError as exc:
+        if task.request.retries >= (task.max_retries or 0):
+            return _give_up(env, stage, _unavailable(exc))
+        raise  # autoretry_for: back-off with jitter
+    except SoftTimeLimitExceeded:
+        return _give_up(env, stage, f"the {stage} stage exceeded its time limit of {runtime.limits().soft_s}s")
+    except Exception as exc:
+        log.exception("pipeline %s: stage %s failed", env.pipeline_id, stage)
+        return _give_up(env, stage, f"the {stage} stage failed: {exc!r}")
+    return env
+
+
+def _pinned(task: Task, raw: dict[str, Any]) -> Envelope:
+    """The envelope, after making sure this worker is on the container's node (re-route if not)."""
+    env = Envelope.model_validate(raw)
+    if env.origin_node != runtime.settings().node:
+        log.warning("stage %s of %s reached node %s; re-routing", task.name, env.pipeline_id, runtime.settings().node)
+        raise task.replace(task.signature((raw,), queue=node_queue(env.origin_node)))
+    return env
+
+
+def _finish(task: Task, env: Envelope) -> dict[str, Any]:
+    outcome = bound_outcome(decide(env.state, runtime.settings()).model_dump(mode="json"))
+    try:
+        runtime.store().finish(
+            env.pipeline_id,
+            env.state.proposal.proposal_id,
+            outcome,
+            runtime.queue_settings().OUTCOME_TTL_SECONDS,
+        )
+    except RetryableError:
+        if task.request.retries < (task.max_retries or 0):
+            raise
+        log.exception("pipeline %s: outcome not stored in Redis", env.pipeline_id)
+    return outcome
+
+
+def _remove_leftovers(pipeline_id: str) -> None:
+    """An earlier delivery of create may have left a container; the name would collide."""
+    executor = runtime.executor()
+    if executor.backend is None:
+        return
+    labels = {c.LABEL_MANAGED: "1", c.LABEL_PIPELINE: pipeline_id, c.LABEL_NODE: runtime.settings().node}
+    for container in executor.backend.list_containers(labels):
+        executor.backend.remove(container["Id"])
+
+
+def _chain_already_sent(pipeline_id: str) -> bool:
+    lease = runtime.store().lease(pipeline_id) or {}
+    return lease.get("stage", str(Stage.CREATE)) != str(Stage.CREATE)
+
+
+@app.task(bind=True, base=StageTask, name="sigma.create")
+def create(self: Task, proposal: dict[str, Any]) -> dict[str, Any]:
+    """Create the sandbox, then hand the rest of the pipeline to this node's queue."""
+    pipeline_id = self.request.id or ""
+    node = runtime.settings().node
+    env = Envelope(
+        pipeline_id=pipeline_id,
+        origin_node=node,
+        state=PipelineState(proposal=Proposal.model_validate(proposal), node=node),
+    )
+    if runtime.store().lease(pipeline_id):  # an earlier delivery or attempt got this far
+        if _chain_already_sent(pipeline_id):
+            raise Ignore()  # an earlier delivery already handed over to the node queue
+        with contextlib.suppress(Exception):
+            _remove_leftovers(pipeline_id)
+
+    env = run_stage(self, env, Stage.CREATE, lambda ex, st: stage_create(ex, st, pipeline_id=pipeline_id))
+    if env.state.status is not None or env.state.container_id is None:
+        return _finish(self, env)  # nothing to run on: the verdict is known now
+    queue = node_queue(node)
+    rest = chain(
+        apply_changes.s(env.dump()).set(queue=queue),
+        run_tests.s().set(queue=queue),
+        run_build.s().set(queue=queue),
+        cleanup.s().set(queue=queue),
+    )
+    return self.replace(rest)  # type: ignore[no-any-return]
+
+
+@app.task(bind=True, base=StageTask, name="sigma.apply")
+def apply_changes(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
+    env = _pinned(self, envelope)
+    return run_stage(self, env, Stage.APPLY, lambda ex, st: stage_apply(ex, st, runtime.settings())).dump()
+
+
+@app.task(bind=True, base=StageTask, name="sigma.test")
+def run_tests(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
+    env = _pinned(self, envelope)
+    return run_stage(self, env, Stage.TEST, lambda ex, st: stage_test(ex, st, runtime.settings())).dump()
+
+
+@app.task(bind=True, base=StageTask, name="sigma.build")
+def run_build(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
+    env = _pinned(self, envelope)
+    return run_stage(self, env, Stage.BUILD, lambda ex, st: stage_build(ex, st, runtime.settings())).dump()
+
+
+@app.task(bind=True, base=StageTask, name="sigma.cleanup")
+def cleanup(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
+    """Always the last task: remove the container (again is harmless) and write the outcome."""
+    env = _pinned(self, envelope)
+    if not any(record.name == Stage.CLEANUP for record in env.state.stages):
+        env = run_stage(self, env, Stage.CLEANUP, lambda _ex, st: stage_cleanup(runtime.executor(require=False), st))
+    return _finish(self, env)
+
+
+def _rescue_after_hard_limit(task_name: str, task_id: str, raw: Any, limit_s: float) -> None:
+    """Runs in the worker's main process: the child was killed, so finish the pipeline from here."""
+    try:
+        if task_name == create.name:  # no container id is known: the reaper removes what create left
+            node = runtime.settings().node
+            state = PipelineState(proposal=Proposal.model_validate(raw), node=node)
+            env = Envelope(pipeline_id=task_id, origin_node=node, state=state)
+        else:
+            env = Envelope.model_validate(raw)
+        env.state.status = ProposalStatus.ERROR
+        env.state.error = f"{task_name} exceeded its hard time limit of {limit_s:.0f}s"
+        cleanup.apply_async(args=[env.dump()], task_id=env.pipeline_id, queue=node_queue(env.origin_node))
+    except Exception:
+        log.exception("could not finish a pipeline after %s hit its hard time limit", task_name)

@@ -1,0 +1,171 @@
+"""The pipeline's own state in Redis: delivery counters, leases, outcomes, nodes, the reaper lock.
+
+The Celery result backend is a cache; this is the ledger the reaper and `status` trust.
+Every Redis failure is translated into `BrokerUnavailableError` (retryable).
+
+Keys (all under `sigma:`):
+    deliveries:<task id>:<retry>  INCR + TTL        how often one stage message was started
+    pipeline:<pipeline id>        hash + TTL        lease: a live pipeline's current stage
+    done:<pipeline id>            string + TTL      the pipeline has finished (its containers may go)
+    proposal:<proposal id>        string + TTL      the pipeline now running this proposal
+    outcome:<proposal id>         JSON + TTL        the final outcome
+    nodes                         zset node → last heartbeat (unix s)
+    last-reap                     hash node → the node's last reap report (JSON)
+    reaper-lock:<node>            string PX         one reaper per node at a time
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
+
+import redis
+
+from sigma_exec.errors import BrokerUnavailableError
+
+PREFIX: Final = "sigma:"
+DELIVERY_TTL_S: Final = 24 * 3600
+
+
+@contextlib.contextmanager
+def _translate() -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise BrokerUnavailableError(f"redis unavailable: {exc}") from exc
+
+
+def lease_key(pipeline_id: str) -> str:
+    return f"{PREFIX}pipeline:{pipeline_id}"
+
+
+def outcome_key(proposal_id: str) -> str:
+    return f"{PREFIX}outcome:{proposal_id}"
+
+
+class PipelineStore:
+    """Thin typed operations over one Redis client."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    @classmethod
+    def from_url(cls, url: str) -> PipelineStore:
+        return cls(redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, decode_responses=True))
+
+    # ---- deliveries ---------------------------------------------------------------------------
+    def count_delivery(self, task_id: str, retries: int = 0) -> int:
+        """Record one more start of this message (a retry is a new message); return the count."""
+        key = f"{PREFIX}deliveries:{task_id}:{retries}"
+        with _translate():
+            pipe = self.redis.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, DELIVERY_TTL_S)
+            count, _ = pipe.execute()
+        return int(count)
+
+    # ---- leases -------------------------------------------------------------------------------
+    def hold_lease(self, pipeline_id: str, ttl_s: int, **fields: str | int) -> None:
+        """Mark the pipeline live for `ttl_s` more seconds and record where it is."""
+        mapping = {k: str(v) for k, v in fields.items()}
+        mapping["updated_at"] = f"{time.time():.3f}"
+        mapping["pid"] = str(os.getpid())
+        with _translate():
+            pipe = self.redis.pipeline()
+            pipe.hset(lease_key(pipeline_id), mapping=mapping)
+            pipe.expire(lease_key(pipeline_id), ttl_s)
+            if "proposal_id" in fields:
+                pipe.set(f"{PREFIX}proposal:{fields['proposal_id']}", pipeline_id, ex=ttl_s)
+            pipe.execute()
+
+    def note_submitted(self, proposal_id: str, pipeline_id: str, ttl_s: int) -> None:
+        with _translate():
+            self.redis.set(f"{PREFIX}proposal:{proposal_id}", pipeline_id, ex=ttl_s)
+
+    def lease(self, pipeline_id: str) -> dict[str, str] | None:
+        with _translate():
+            found = self.redis.hgetall(lease_key(pipeline_id))
+        return dict(found) if found else None
+
+    def pipeline_of(self, proposal_id: str) -> str | None:
+        with _translate():
+            return self.redis.get(f"{PREFIX}proposal:{proposal_id}")
+
+    def pipeline_liveness(self, pipeline_ids: Iterable[str]) -> tuple[set[str], set[str]]:
+        """(live, dead): pipelines holding a lease, and pipelines known to have finished."""
+        ids = sorted(set(pipeline_ids))
+        if not ids:
+            return set(), set()
+        with _translate():
+            pipe = self.redis.pipeline()
+            for pid in ids:
+                pipe.exists(lease_key(pid))
+                pipe.exists(f"{PREFIX}done:{pid}")
+            flags = pipe.execute()
+        live = {pid for pid, flag in zip(ids, flags[0::2], strict=True) if flag}
+        dead = {pid for pid, flag in zip(ids, flags[1::2], strict=True) if flag and pid not in live}
+        return live, dead
+
+    # ---- outcomes -----------------------------------------------------------------------------
+    def finish(self, pipeline_id: str, proposal_id: str, outcome: dict[str, Any], ttl_s: int) -> None:
+        """Store the outcome, drop the lease and mark the pipeline done (one transaction)."""
+        with _translate():
+            pipe = self.redis.pipeline()
+            pipe.set(outcome_key(proposal_id), json.dumps(outcome), ex=ttl_s)
+            pipe.set(f"{PREFIX}done:{pipeline_id}", proposal_id, ex=ttl_s)
+            pipe.delete(lease_key(pipeline_id))
+            pipe.set(f"{PREFIX}proposal:{proposal_id}", pipeline_id, ex=ttl_s)
+            pipe.execute()
+
+    def outcome(self, proposal_id: str) -> dict[str, Any] | None:
+        with _translate():
+            raw = self.redis.get(outcome_key(proposal_id))
+        return json.loads(raw) if raw else None
+
+    # ---- nodes --------------------------------------------------------------------------------
+    def register_node(self, node: str, now: float | None = None) -> None:
+        with _translate():
+            self.redis.zadd(f"{PREFIX}nodes", {node: now if now is not None else time.time()})
+
+    def known_nodes(self, forget_after_s: int, now: float | None = None) -> list[str]:
+        """Nodes heard from within `forget_after_s`, oldest entries pruned."""
+        now = now if now is not None else time.time()
+        with _translate():
+            self.redis.zremrangebyscore(f"{PREFIX}nodes", "-inf", now - forget_after_s)
+            return sorted(self.redis.zrangebyscore(f"{PREFIX}nodes", now - forget_after_s, "+inf"))
+
+    def note_reaped(self, node: str, report: dict[str, Any]) -> None:
+        """Keep the last reap report of a node (for operators and tests)."""
+        with _translate():
+            self.redis.hset(f"{PREFIX}last-reap", node, json.dumps({**report, "at": time.time()}))
+
+    def last_reaps(self) -> dict[str, dict[str, Any]]:
+        with _translate():
+            return {node: json.loads(raw) for node, raw in self.redis.hgetall(f"{PREFIX}last-reap").items()}
+
+    # ---- reaper lock --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reaper_lock(self, node: str, ttl_ms: int) -> Iterator[bool]:
+        """Yield True when this caller holds the node's reaper lock (SET NX PX), else False."""
+        key, token = f"{PREFIX}reaper-lock:{node}", uuid.uuid4().hex
+        with _translate():
+            acquired = bool(self.redis.set(key, token, nx=True, px=ttl_ms))
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._release(key, token)
+
+    def _release(self, key: str, token: str) -> None:
+        """Delete the lock only if it is still ours (compare-and-delete in a WATCH transaction)."""
+        with contextlib.suppress(redis.RedisError), self.redis.pipeline() as pipe:
+            pipe.watch(key)
+            if pipe.get(key) == token:
+                pipe.multi()
+                pipe.delete(key)
+                pipe.execute()

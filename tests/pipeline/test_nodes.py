@@ -1,0 +1,63 @@
+"""Two nodes share one Redis: stages stay on the container's node; beat reaps on every node."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from pipeline_helpers import SAMPLE_PROJECT, Cluster, sandboxes_of, wait_until
+
+pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
+PIPELINES = 8
+
+
+def test_every_stage_of_a_pipeline_runs_on_the_node_that_created_its_container(
+    cluster: Cluster, docker_engine: None, project_ids: Any, sample_changes: list[dict[str, Any]]
+) -> None:
+    from tasks import submit_proposal
+
+    cluster.worker("nodeA")
+    cluster.worker("nodeB")
+    submitted = []
+    for _ in range(PIPELINES):
+        project_id = project_ids()
+        result = submit_proposal(
+            proposal_id=f"prop-{uuid.uuid4().hex[:10]}",
+            project_id=project_id,
+            workspace=str(SAMPLE_PROJECT),
+            language="python",
+            changes=sample_changes,
+            test_command="sleep 1 && python3 -m pytest -q",
+        )
+        submitted.append((project_id, result))
+
+    outcomes = [result.get(timeout=180) for _, result in submitted]
+
+    for outcome in outcomes:
+        assert outcome["status"] == "executed", outcome["error"]
+        assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "test", "build", "cleanup"]
+        assert {s["node"] for s in outcome["stages"]} == {outcome["node"]}
+    assert {o["node"] for o in outcomes} == {"nodeA", "nodeB"}, "both nodes should have taken proposals"
+    assert all(sandboxes_of(project_id) == [] for project_id, _ in submitted)
+
+
+def test_beat_sends_a_reap_task_to_each_registered_node_and_workers_sweep_at_start(cluster: Cluster) -> None:
+    from tasks import runtime
+
+    store = runtime.store()
+    cluster.worker("nodeA")
+    cluster.worker("nodeB")
+    at_start = wait_until(lambda: len(store.last_reaps()) == 2 and store.last_reaps(), 30, what="start-up sweeps")
+    assert {r["reason"] for r in at_start.values()} == {"worker start"}
+    assert set(store.known_nodes(3600)) >= {"nodeA", "nodeB"}
+
+    cluster.spawn("beat", ["beat", "--loglevel=INFO"], REAPER_INTERVAL_SECONDS="10")
+
+    def scheduled() -> dict[str, Any] | None:
+        reaps = store.last_reaps()
+        return reaps if {r["reason"] for r in reaps.values()} == {"schedule"} and len(reaps) == 2 else None
+
+    reaps = wait_until(scheduled, 45, interval_s=0.5, what="a scheduled reap on both nodes")
+    assert set(reaps) == {"nodeA", "nodeB"}
+    assert all(not r["errors"] for r in reaps.values())

@@ -1,0 +1,94 @@
+"""A real worker runs whole proposals: executed, rejected, invalid changes; progress and status."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from pipeline_helpers import SAMPLE_PROJECT, Cluster, sandboxes_of
+
+pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
+STAGES = ["create", "apply", "test", "build", "cleanup"]
+
+
+@pytest.fixture(scope="module")
+def node_a(module_cluster: Cluster, docker_engine: None) -> Cluster:
+    module_cluster.worker("nodeA")
+    return module_cluster
+
+
+def submit(project_id: str, changes: list[dict[str, Any]], proposal_id: str | None = None, **extra: Any) -> Any:
+    from tasks import submit_proposal
+
+    return submit_proposal(
+        proposal_id=proposal_id or f"prop-{uuid.uuid4().hex[:10]}",
+        project_id=project_id,
+        workspace=str(SAMPLE_PROJECT),
+        language="python",
+        changes=changes,
+        **extra,
+    )
+
+
+def test_a_good_proposal_is_executed_with_every_stage_on_one_node(
+    node_a: Cluster, project_id: str, sample_changes: list[dict[str, Any]]
+) -> None:
+    from tasks import follow, status
+
+    result = submit(project_id, sample_changes)
+    seen: list[str] = []
+    outcome = follow(result, lambda info: seen.append(info["stage"]), poll_s=0.05, timeout_s=120)
+
+    assert outcome == result.get(timeout=5)
+    assert outcome["status"] == "executed", outcome["error"]
+    assert outcome["tests"]["tests_passed"] == 5
+    assert outcome["tests"]["tests_skipped"] == 1
+    assert outcome["build"]["success"] is True
+    assert [s["name"] for s in outcome["stages"]] == STAGES
+    assert {s["node"] for s in outcome["stages"]} == {"nodeA"} and outcome["node"] == "nodeA"
+    assert {"started_at", "duration_s", "ok"} <= set(outcome["stages"][0])
+    assert "test" in seen and seen == sorted(set(seen), key=STAGES.index)
+    assert status(outcome["proposal_id"]) == outcome
+    assert sandboxes_of(project_id) == []
+
+
+def test_the_sample_without_changes_is_rejected_because_a_test_fails(node_a: Cluster, project_id: str) -> None:
+    outcome = submit(project_id, []).get(timeout=120)
+
+    assert outcome["status"] == "rejected"
+    assert outcome["tests"]["tests_failed"] == 1
+    assert "tests failed" in outcome["error"]
+    assert outcome["stages"][-1]["name"] == "cleanup"
+    assert sandboxes_of(project_id) == []
+
+
+def test_a_change_escaping_the_workspace_is_refused_and_leaves_no_container(node_a: Cluster, project_id: str) -> None:
+    outcome = submit(project_id, [{"filepath": "../x", "content": "boom"}]).get(timeout=120)
+
+    assert outcome["status"] in ("rejected", "error")
+    assert "../x" in outcome["error"] and ".." in outcome["error"]
+    assert outcome["tests"] is None
+    assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "cleanup"]
+    assert sandboxes_of(project_id) == []
+
+
+def test_status_knows_nothing_of_an_unknown_proposal(node_a: Cluster) -> None:
+    from tasks import status
+
+    assert status(f"never-{uuid.uuid4().hex}") is None
+
+
+def test_status_shows_a_running_proposal_and_then_its_outcome(node_a: Cluster, project_id: str) -> None:
+    from pipeline_helpers import wait_until
+
+    from tasks import status
+
+    pid = f"prop-{uuid.uuid4().hex[:10]}"
+    result = submit(project_id, [], proposal_id=pid, test_command="sleep 3")
+    running = wait_until(lambda: (status(pid) or {}).get("stage") == "test" and status(pid), 30, what="test stage")
+    assert running["status"] == "running" and running["node"] == "nodeA"
+
+    outcome = result.get(timeout=60)
+    assert status(pid) == outcome
+    assert sandboxes_of(project_id) == []

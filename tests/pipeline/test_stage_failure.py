@@ -1,0 +1,120 @@
+"""A stage that fails cleans up after itself: the stage wrapper on a real sandbox, Redis faked.
+
+The wrapper runs in this process (no worker) so that the failure can be injected exactly where a
+real one would surface: inside the stage, after the container exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import fakeredis
+import pytest
+from pipeline_helpers import SAMPLE_PROJECT, sandboxes_of
+
+from sigma_exec.errors import DockerUnavailableError
+from sigma_exec.pipeline import PipelineState, Proposal, Stage, stage_create
+from tasks.store import PipelineStore
+
+pytestmark = [pytest.mark.docker]
+
+
+@dataclass
+class Request:
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    retries: int = 0
+
+
+@dataclass
+class FakeTask:
+    """The parts of a bound Celery task that a stage uses."""
+
+    request: Request = field(default_factory=Request)
+    max_retries: int = 2
+    states: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def update_state(self, state: str, meta: dict[str, Any]) -> None:
+        self.states.append((state, meta))
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> PipelineStore:
+    from tasks import runtime
+
+    fake = PipelineStore(fakeredis.FakeRedis(decode_responses=True))
+    monkeypatch.setattr(runtime, "store", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def envelope(docker_engine: None, project_id: str) -> Any:
+    """A pipeline right after create: its sandbox exists."""
+    from tasks import runtime
+    from tasks.stages import Envelope
+
+    pipeline_id = f"pipe-{uuid.uuid4().hex[:10]}"
+    proposal = Proposal(
+        proposal_id=f"prop-{pipeline_id}", project_id=project_id, workspace=str(SAMPLE_PROJECT), language="python"
+    )
+    node = runtime.settings().node
+    state = stage_create(runtime.executor(), PipelineState(proposal=proposal, node=node), pipeline_id=pipeline_id)
+    assert state.container_id, state.error
+    assert len(sandboxes_of(project_id)) == 1
+    return Envelope(pipeline_id=pipeline_id, origin_node=node, state=state)
+
+
+def test_a_stage_that_raises_removes_the_sandbox_and_the_outcome_is_error(
+    store: PipelineStore, envelope: Any, project_id: str
+) -> None:
+    from tasks.stages import _finish, run_stage
+
+    def broken(_executor: Any, _state: PipelineState) -> PipelineState:
+        raise RuntimeError("a bug in the test stage")
+
+    task = FakeTask()
+    env = run_stage(task, envelope, Stage.TEST, broken)
+
+    assert env.state.status == "error" and "a bug in the test stage" in (env.state.error or "")
+    assert sandboxes_of(project_id) == []
+    assert task.states == [("PROGRESS", task.states[0][1])] and task.states[0][1]["stage"] == "test"
+    outcome = _finish(task, env)
+    assert outcome["status"] == "error" and [s["name"] for s in outcome["stages"]] == ["create", "cleanup"]
+    assert store.outcome(envelope.state.proposal.proposal_id) == outcome
+    assert store.lease(envelope.pipeline_id) is None
+
+
+def test_docker_unavailable_is_retried_until_the_last_retry_then_ends_in_error(
+    store: PipelineStore, envelope: Any, project_id: str
+) -> None:
+    from tasks.stages import run_stage
+
+    def docker_down(_executor: Any, _state: PipelineState) -> PipelineState:
+        raise DockerUnavailableError("docker unavailable: connection refused")
+
+    with pytest.raises(DockerUnavailableError):  # autoretry_for takes it from here
+        run_stage(FakeTask(request=Request(retries=1)), envelope, Stage.BUILD, docker_down)
+    assert len(sandboxes_of(project_id)) == 1
+
+    env = run_stage(FakeTask(request=Request(retries=2)), envelope, Stage.BUILD, docker_down)
+    assert env.state.status == "error" and env.state.error == "docker unavailable: connection refused"
+    assert sandboxes_of(project_id) == []
+
+
+def test_a_message_delivered_more_than_max_deliveries_gives_up_without_running(
+    store: PipelineStore, envelope: Any, project_id: str
+) -> None:
+    from tasks import runtime
+    from tasks.stages import run_stage
+
+    task = FakeTask()
+    limit = runtime.queue_settings().CELERY_MAX_DELIVERIES
+    for _ in range(limit):
+        store.count_delivery(task.request.id)
+    ran: list[str] = []
+
+    env = run_stage(task, envelope, Stage.TEST, lambda _ex, st: ran.append("ran") or st)
+
+    assert ran == [] and env.state.error == f"worker lost {limit} times during the test stage"
+    assert sandboxes_of(project_id) == []
