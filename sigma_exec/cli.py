@@ -48,7 +48,8 @@ def render_outcome(outcome: dict[str, Any]) -> None:
     if tests:
         cov = tests.get("coverage_percent")
         out.print(
-            f"tests ({tests.get('framework')}): passed {tests.get('tests_passed')}, failed {tests.get('tests_failed')}, "
+            f"tests ({tests.get('framework')}): passed {tests.get('tests_passed')}, "
+            f"failed {tests.get('tests_failed')}, "
             f"skipped {tests.get('tests_skipped')}, errored {tests.get('tests_errored')}, "
             f"coverage {'n/a' if cov is None else f'{cov:.1f}%'}"
         )

@@ -36,7 +36,7 @@ from sigma_exec.models import (
     ExecutionResult,
     TestResult,
 )
-from sigma_exec.outcomes import build_result, execution_result, read_reports, test_result
+from sigma_exec.outcomes import build_result, execution_result, judge_tests, read_reports
 from sigma_exec.settings import NetworkPolicy, Settings
 from sigma_exec.spec import build_container_spec
 from sigma_exec.stats import to_container_stats
@@ -253,7 +253,7 @@ class DockerExecutor:
         return execution_result(raw, timeout_s=timeout, oom_killed=oom)
 
     def _oom_happened(self, container_id: str) -> bool:
-        code, out = self._engine().exec_capture(
+        _code, out = self._engine().exec_capture(
             container_id, commands.script(commands.OOM_COUNT), user=SANDBOX_USER, cap_bytes=4096
         )
         count = commands.parse_oom_count(out)
@@ -278,7 +278,7 @@ class DockerExecutor:
         )
 
     def _run_tests(self, container_id: str, language: str | None, test_command: str | None, timeout: int) -> TestResult:
-        profile, framework = self._profile_for(container_id, language)
+        _profile, framework = self._profile_for(container_id, language)
         assert framework is not None
         reports = f"{c.REPORTS_DIR}/{uuid.uuid4().hex}"
         command = test_command or framework.test_command.format(reports=reports, workspace=c.WORKSPACE_DIR)
@@ -293,7 +293,7 @@ class DockerExecutor:
         )
         files = read_regular_files(packed, max_bytes=c.REPORT_CAP_BYTES, max_entries=c.REPORT_MAX_ENTRIES)
         parsed, coverage, source = read_reports(files, framework)
-        return test_result(execution, parsed, coverage, framework=framework.name, command=command, source=source)
+        return judge_tests(execution, parsed, coverage, framework=framework.name, command=command, source=source)
 
     def run_build(
         self,

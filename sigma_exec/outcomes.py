@@ -89,7 +89,7 @@ def _has_counts(report: ParsedReport) -> bool:
     )
 
 
-def test_result(
+def judge_tests(
     execution: ExecutionResult,
     report: ParsedReport | None,
     coverage: float | None,

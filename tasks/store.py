@@ -72,7 +72,7 @@ class PipelineStore:
     # ---- leases -------------------------------------------------------------------------------
     def hold_lease(self, pipeline_id: str, ttl_s: int, **fields: str | int) -> None:
         """Mark the pipeline live for `ttl_s` more seconds and record where it is."""
-        mapping = {k: str(v) for k, v in fields.items()}
+        mapping: dict[Any, Any] = {k: str(v) for k, v in fields.items()}
         mapping["updated_at"] = f"{time.time():.3f}"
         mapping["pid"] = str(os.getpid())
         with _translate():
@@ -90,11 +90,12 @@ class PipelineStore:
     def lease(self, pipeline_id: str) -> dict[str, str] | None:
         with _translate():
             found = self.redis.hgetall(lease_key(pipeline_id))
-        return dict(found) if found else None
+        return {str(k): str(v) for k, v in found.items()} if found else None
 
     def pipeline_of(self, proposal_id: str) -> str | None:
         with _translate():
-            return self.redis.get(f"{PREFIX}proposal:{proposal_id}")
+            found = self.redis.get(f"{PREFIX}proposal:{proposal_id}")
+        return None if found is None else str(found)
 
     def pipeline_liveness(self, pipeline_ids: Iterable[str]) -> tuple[set[str], set[str]]:
         """(live, dead): pipelines holding a lease, and pipelines known to have finished."""
@@ -137,7 +138,8 @@ class PipelineStore:
         now = now if now is not None else time.time()
         with _translate():
             self.redis.zremrangebyscore(f"{PREFIX}nodes", "-inf", now - forget_after_s)
-            return sorted(self.redis.zrangebyscore(f"{PREFIX}nodes", now - forget_after_s, "+inf"))
+            found = self.redis.zrangebyscore(f"{PREFIX}nodes", now - forget_after_s, "+inf")
+        return sorted(str(node) for node in found)
 
     def note_reaped(self, node: str, report: dict[str, Any]) -> None:
         """Keep the last reap report of a node (for operators and tests)."""
@@ -146,7 +148,8 @@ class PipelineStore:
 
     def last_reaps(self) -> dict[str, dict[str, Any]]:
         with _translate():
-            return {node: json.loads(raw) for node, raw in self.redis.hgetall(f"{PREFIX}last-reap").items()}
+            found = self.redis.hgetall(f"{PREFIX}last-reap")
+        return {str(node): json.loads(raw) for node, raw in found.items()}
 
     # ---- reaper lock --------------------------------------------------------------------------
     @contextlib.contextmanager
