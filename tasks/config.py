@@ -109,7 +109,6 @@ def celery_config(settings: Settings, queue: QueueSettings) -> dict[str, Any]:
         "accept_content": ["json"],
         "result_accept_content": ["json"],
         "result_expires": queue.OUTCOME_TTL_SECONDS,
-        "result_extended": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,

@@ -116,6 +116,10 @@ def _cleanup_inline(state: PipelineState) -> None:
         log.warning("inline cleanup of %s failed: %s", state.container_id, exc)
 
 
+def _cleaned(state: PipelineState) -> bool:
+    return any(record.name == Stage.CLEANUP for record in state.stages)
+
+
 def _give_up(env: Envelope, stage: Stage, reason: str) -> Envelope:
     log.error("pipeline %s gives up in stage %s: %s", env.pipeline_id, stage, reason)
     env.state.status = ProposalStatus.ERROR
@@ -221,6 +225,8 @@ def create(self: Task, proposal: dict[str, Any]) -> dict[str, Any]:
 
     env = run_stage(self, env, Stage.CREATE, lambda ex, st: stage_create(ex, st, pipeline_id=pipeline_id))
     if env.state.status is not None or env.state.container_id is None:
+        if not _cleaned(env.state):
+            _cleanup_inline(env.state)
         return _finish(self, env)  # nothing to run on: the verdict is known now
     queue = node_queue(node)
     rest = chain(
@@ -232,19 +238,22 @@ def create(self: Task, proposal: dict[str, Any]) -> dict[str, Any]:
     return self.replace(rest)  # type: ignore[no-any-return]
 
 
-@app.task(bind=True, base=StageTask, name="sigma.apply")
+@app.task(bind=True, base=StageTask, name="sigma.apply", ignore_result=True)
 def apply_changes(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     env = _pinned(self, envelope)
-    return run_stage(self, env, Stage.APPLY, lambda ex, st: stage_apply(ex, st, runtime.settings())).dump()
+    env = run_stage(self, env, Stage.APPLY, lambda ex, st: stage_apply(ex, st, runtime.settings()))
+    # The batch (up to MAX_CHANGE_MB) is written now: later messages need not carry it.
+    env.state.proposal = env.state.proposal.model_copy(update={"changes": []})
+    return env.dump()
 
 
-@app.task(bind=True, base=StageTask, name="sigma.test")
+@app.task(bind=True, base=StageTask, name="sigma.test", ignore_result=True)
 def run_tests(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     env = _pinned(self, envelope)
     return run_stage(self, env, Stage.TEST, lambda ex, st: stage_test(ex, st, runtime.settings())).dump()
 
 
-@app.task(bind=True, base=StageTask, name="sigma.build")
+@app.task(bind=True, base=StageTask, name="sigma.build", ignore_result=True)
 def run_build(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     env = _pinned(self, envelope)
     return run_stage(self, env, Stage.BUILD, lambda ex, st: stage_build(ex, st, runtime.settings())).dump()
@@ -254,7 +263,7 @@ def run_build(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
 def cleanup(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     """Always the last task: remove the container (again is harmless) and write the outcome."""
     env = _pinned(self, envelope)
-    if not any(record.name == Stage.CLEANUP for record in env.state.stages):
+    if not _cleaned(env.state):
         env = run_stage(self, env, Stage.CLEANUP, lambda _ex, st: stage_cleanup(runtime.executor(require=False), st))
     return _finish(self, env)
 
