@@ -1,6 +1,6 @@
 """`sigma-exec` command line: run a proposal in-process, manage images, reap, submit through Celery.
 
-Exit codes: 0 executed, 1 rejected, 2 error.
+Exit codes: 0 executed, 1 rejected, 2 error (3: `status` of a proposal still queued or running).
 """
 
 from __future__ import annotations
@@ -116,15 +116,18 @@ def cmd_reap(args: argparse.Namespace) -> int:
     from sigma_exec.reaper import reap
 
     settings = Settings()
-    live: set[str] = set()
-    try:
-        from tasks.reaping import live_pipelines  # optional: the queue layer knows which pipelines live
+    if not args.all:
+        try:  # the queue layer knows which pipelines are alive and holds the reaper lock
+            from tasks.reaping import reap_node
 
-        live = set(live_pipelines(settings))
-    except Exception as exc:  # no Redis or no Celery: reap by deadline only
-        console.print(f"[yellow]note:[/] pipeline leases not read ({exc}); reaping by deadline and state only")
+            out.print_json(json.dumps(reap_node()))
+            return 0
+        except ImportError:
+            pass
+        except SigmaExecError as exc:
+            console.print(f"[yellow]note:[/] pipeline leases not readable ({exc}); reaping by deadline and state")
     try:
-        report = reap(DockerBackend(), node=settings.node, now=time.time(), live_pipelines=live, all_nodes=args.all)
+        report = reap(DockerBackend(), node=settings.node, now=time.time(), all_nodes=args.all)
     except SigmaExecError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
@@ -149,7 +152,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
         out.print(result.id)
         return 0
     with console.status("queued…") as status:
-        outcome = follow(result, lambda stage: status.update(f"stage: {stage}"), timeout=args.timeout)
+        try:
+            outcome = follow(
+                result,
+                lambda info: status.update(f"stage: {info.get('stage')} on {info.get('node') or '?'}"),
+                timeout_s=args.timeout,
+            )
+        except TimeoutError as exc:
+            console.print(f"[red]error:[/] {exc}; `sigma-exec status` shows it later")
+            return 2
     if args.json:
         out.print_json(json.dumps(outcome))
     else:
@@ -164,6 +175,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if outcome is None:
         console.print(f"no outcome recorded for proposal {args.proposal_id!r} (still running, or expired)")
         return 2
+    if outcome.get("status") in ("queued", "running"):
+        out.print(f"proposal {args.proposal_id}: {outcome['status']} (stage {outcome.get('stage') or '-'})")
+        return 3
     if args.json:
         out.print_json(json.dumps(outcome))
     else:

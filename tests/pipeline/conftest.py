@@ -1,8 +1,9 @@
 """Fixtures for the Celery pipeline: a real redis-server, real `celery -A tasks` processes, real Docker.
 
-Redis: `SIGMA_TEST_REDIS_URL` when set (the Makefile starts one), else a private redis-server on a
-free port of 127.0.0.1, stopped afterwards. Each module's cluster flushes the database before and
-after, so a queue left by one module (e.g. a poison message) never reaches the next.
+Redis: the server of `SIGMA_TEST_REDIS_URL` when set (the Makefile starts one), in a database of
+its own (`PIPELINE_DB`), else a private redis-server on a free port of 127.0.0.1, stopped after.
+Each cluster flushes that database before and after, so a queue left by one test (e.g. a poison
+message) never reaches the next.
 
 Workers run with `PYTHONPATH=<repo>` in a temporary directory (no stray `.env` is read), each in
 its own session so a test can SIGKILL a whole worker (main process and pool children) at once;
@@ -20,16 +21,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from pipeline_helpers import SAMPLE_CHANGES, Cluster, free_port, pings, remove_sandboxes_of, wait_until
+
+PIPELINE_DB = 9
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     external = os.environ.get("SIGMA_TEST_REDIS_URL")
-    if external:
-        yield external
+    if external:  # the same server, but a database of our own: the clusters here flush it
+        yield urlunsplit(urlsplit(external)._replace(path=f"/{PIPELINE_DB}"))
         return
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed and SIGMA_TEST_REDIS_URL is not set")
