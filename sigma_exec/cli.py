@@ -61,6 +61,15 @@ def render_outcome(outcome: dict[str, Any]) -> None:
     out.print(f"verdict: [bold {colour}]{status.upper()}[/]")
 
 
+def _report(outcome: dict[str, Any], *, as_json: bool) -> int:
+    """Print an outcome and return its exit code."""
+    if as_json:
+        out.print_json(json.dumps(outcome))
+    else:
+        render_outcome(outcome)
+    return EXIT.get(outcome.get("status", "error"), 2)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sigma_exec.executor import DockerExecutor
     from sigma_exec.pipeline import Proposal, run_pipeline
@@ -79,11 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         executor = DockerExecutor(settings)
         outcome = run_pipeline(executor, proposal, settings, progress=lambda s: status.update(f"stage: {s}"))
     data = outcome.model_dump(mode="json")
-    if args.json:
-        out.print_json(json.dumps(data))
-    else:
-        render_outcome(data)
-    return EXIT[data["status"]]
+    return _report(data, as_json=args.json)
 
 
 def cmd_images(args: argparse.Namespace) -> int:
@@ -161,11 +166,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         except TimeoutError as exc:
             console.print(f"[red]error:[/] {exc}; `sigma-exec status` shows it later")
             return 2
-    if args.json:
-        out.print_json(json.dumps(outcome))
-    else:
-        render_outcome(outcome)
-    return EXIT.get(outcome.get("status", "error"), 2)
+    return _report(outcome, as_json=args.json)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -178,11 +179,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if outcome.get("status") in ("queued", "running"):
         out.print(f"proposal {args.proposal_id}: {outcome['status']} (stage {outcome.get('stage') or '-'})")
         return 3
-    if args.json:
-        out.print_json(json.dumps(outcome))
-    else:
-        render_outcome(outcome)
-    return EXIT.get(outcome.get("status", "error"), 2)
+    return _report(outcome, as_json=args.json)
 
 
 def _proposal_args(parser: argparse.ArgumentParser) -> None:
@@ -223,8 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from sigma_exec.errors import SigmaExecError
+
     try:
         return int(args.func(args))
+    except SigmaExecError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
     except KeyboardInterrupt:
         return 2
 

@@ -1,0 +1,24 @@
+"""The CLI's argument handling and error paths (no services needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sigma_exec import cli
+
+
+def test_status_without_redis_is_a_clean_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "redis://127.0.0.1:1/0")
+    assert cli.main(["status", "nope"]) == 2
+    assert "redis unavailable" in capsys.readouterr().err
+
+
+def test_a_missing_changes_file_is_named() -> None:
+    with pytest.raises(SystemExit, match="no-such.json"):
+        cli._load_changes("no-such.json")
+
+
+def test_run_requires_a_language() -> None:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "."])
