@@ -47,7 +47,7 @@ def recipe_hash(profile: LanguageProfile, settings: Settings) -> str:
     """Hash of everything that decides a base image's content."""
     payload = {
         "v": RECIPE_VERSION,
-        "recipe": profile.image.model_dump(),
+        "recipe": profile.image.model_dump(exclude_defaults=True),
         "suite": settings.DEBIAN_SUITE,
         "mirror": settings.DEBIAN_MIRROR or DEFAULT_MIRROR,
         "uid": c.SANDBOX_UID,
@@ -59,6 +59,22 @@ def base_image_ref(profile: LanguageProfile, settings: Settings) -> str:
     if settings.IMAGE_SOURCE == ImageSource.UPSTREAM:
         return profile.upstream_image
     return f"{_repo(settings, profile.name + '-base')}:{recipe_hash(profile, settings)[:16]}"
+
+
+def _file_hooks(profile: LanguageProfile, staging: str) -> list[str]:
+    """Hooks that copy the recipe's files (staged on the host under `staging`) into the image."""
+    hooks = []
+    for index, target in enumerate(sorted(profile.image.files)):
+        parent = os.path.dirname(target)
+        hooks.append(f"--customize-hook=mkdir -p \"$1\"{shlex.quote(parent)}")
+        hooks.append(f"--customize-hook=upload {os.path.join(staging, str(index))} {target}")
+        hooks.append(f"--customize-hook=chmod 0644 \"$1\"{shlex.quote(target)}")
+    return hooks
+
+
+def stage_recipe_files(profile: LanguageProfile, staging: str) -> None:
+    for index, target in enumerate(sorted(profile.image.files)):
+        Path(staging, str(index)).write_text(profile.image.files[target])
 
 
 def mmdebstrap_argv(profile: LanguageProfile, settings: Settings, out_path: str) -> list[str]:
@@ -73,6 +89,7 @@ def mmdebstrap_argv(profile: LanguageProfile, settings: Settings, out_path: str)
         "--variant=minbase",
         "--include=" + ",".join(profile.image.packages),
         f"--customize-hook={user_hook}",
+        *_file_hooks(profile, os.path.dirname(out_path)),
         *[f"--customize-hook={hook}" for hook in profile.image.customize],
         f"--customize-hook={cleanup_hook}",
         f"--customize-hook={nosuid_hook}",
@@ -117,6 +134,7 @@ def ensure_base_image(
             progress(f"building offline base image {ref} (mmdebstrap)")
         with tempfile.TemporaryDirectory(prefix="sigma-exec-rootfs-") as tmp:
             out = os.path.join(tmp, "rootfs.tar")
+            stage_recipe_files(profile, tmp)
             _run_mmdebstrap(mmdebstrap_argv(profile, settings, out), settings.BUILD_TIMEOUT * 3)
             backend.import_image(out, repository, tag, import_changes(profile))
     return ref

@@ -44,6 +44,7 @@ class ImageRecipe(_Data):
     env: dict[str, str] = Field(default_factory=dict)
     extra_suites: list[str] = Field(default_factory=list, description="e.g. bookworm-backports")
     customize: list[str] = Field(default_factory=list, description="extra mmdebstrap customize hooks")
+    files: dict[str, str] = Field(default_factory=dict, description="absolute path in the image → content")
 
 
 class DepsSpec(_Data):
