@@ -25,6 +25,8 @@ RESOLVE_PATHS = (
     'for p in "$@"; do if [ -d "$p" ]; then printf 1; else printf 0; fi; done'
 )
 
+LIST_WORKSPACE = "cd /workspace && find . -mindepth 1 -maxdepth 2 -not -path './.*/*' | head -n 5000"
+
 DELETE_PATHS = 'cd /workspace || exit 3; rm -rf -- "$@"'
 
 # Pack the reports directory to stdout; links are archived as links, never followed.

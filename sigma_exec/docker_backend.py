@@ -123,6 +123,14 @@ class DockerBackend:
             raise
         return True
 
+    def rename(self, container_id: str, name: str) -> None:
+        with _translate(container_id):
+            self.api.rename(container_id, name)
+
+    def container_names(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """Container id → name (without the leading slash) for containers carrying `labels`."""
+        return {item["Id"]: (item.get("Names") or ["/"])[0].lstrip("/") for item in self.list_containers(labels)}
+
     def stop(self, container_id: str) -> None:
         with _translate(container_id):
             self.api.kill(container_id)

@@ -6,6 +6,7 @@ with an error that names the bad value, never an exception.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -37,6 +38,7 @@ from sigma_exec.models import (
     TestResult,
 )
 from sigma_exec.outcomes import build_result, execution_result, judge_tests, read_reports
+from sigma_exec.pool import ROLE_POOL, WarmPool
 from sigma_exec.settings import NetworkPolicy, Settings
 from sigma_exec.spec import build_container_spec
 from sigma_exec.stats import to_container_stats
@@ -46,6 +48,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 SANDBOX_USER = f"{c.SANDBOX_UID}:{c.SANDBOX_GID}"
 LABEL_FRAMEWORK = "sigma.framework"
+
+
+def lease_prefix(project_id: object) -> str:
+    """Name prefix of pooled containers leased to a project (labels cannot change after create)."""
+    return f"sigma-lease-{hashlib.sha256(str(project_id).encode()).hexdigest()[:12]}-"
+
+
+def lease_name(project_id: object) -> str:
+    return f"{lease_prefix(project_id)}{uuid.uuid4().hex[:12]}"
 
 
 class DockerExecutor:
@@ -60,6 +71,7 @@ class DockerExecutor:
         self._known: dict[str, dict[str, str]] = {}
         self._oom_seen: dict[str, int] = {}
         self._last_stats: dict[str, dict[str, Any]] = {}
+        self.pool: WarmPool | None = None
         if not self.settings.DOCKER_ENABLED:
             self.unavailable_reason = "Docker execution is disabled (DOCKER_ENABLED=false)"
         elif backend is None:
@@ -69,6 +81,14 @@ class DockerExecutor:
             except SigmaExecError as exc:
                 self.backend = None
                 self.unavailable_reason = f"{exc}; start the Docker engine or set DOCKER_HOST"
+        if self.backend is not None and self.unavailable_reason is None and self.settings.POOL_SIZE > 0:
+            self.pool = WarmPool(self.backend, self.settings.POOL_SIZE, self.settings.CONTAINER_TTL_SECONDS / 2)
+
+    def close(self) -> None:
+        """Stop the warm pool (removing its idle containers) and the Docker client."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     @property
     def available(self) -> bool:
@@ -101,15 +121,20 @@ class DockerExecutor:
         self._known[attrs["Id"]] = labels
         return labels
 
-    def _profile_for(self, container_id: str, language: str | None) -> tuple[LanguageProfile, Framework | None]:
+    def _profile_for(self, container_id: str, language: str | None) -> tuple[LanguageProfile, Framework]:
         labels = self._labels(container_id)
         profile = resolve_language(language or labels.get(c.LABEL_LANGUAGE) or "")
-        framework = (
-            framework_by_name(profile, labels.get(LABEL_FRAMEWORK))
-            if not language or (profile.name == labels.get(c.LABEL_LANGUAGE))
-            else None
+        framework = framework_by_name(profile, labels.get(LABEL_FRAMEWORK))
+        if framework is None or profile.name != labels.get(c.LABEL_LANGUAGE):
+            framework = select_framework(profile, self._workspace_files(container_id))
+        return profile, framework
+
+    def _workspace_files(self, container_id: str) -> set[str]:
+        """Workspace paths up to two levels deep, listed inside the sandbox (for framework detection)."""
+        _, out = self._engine().exec_capture(
+            container_id, commands.script(commands.LIST_WORKSPACE), user=SANDBOX_USER, cap_bytes=1 << 20
         )
-        return profile, framework or profile.frameworks[0]
+        return {line.removeprefix("./") for line in out.decode(errors="replace").splitlines() if line}
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def create_project_container(
@@ -164,12 +189,15 @@ class DockerExecutor:
         )
 
     def _start_with_workspace(self, engine: DockerBackend, spec: Any, payload: bytes) -> str:
-        container_id = engine.create_container(spec)
+        container_id = self.pool.acquire(spec, lease_name(spec.labels[c.LABEL_PROJECT])) if self.pool else None
         try:
-            engine.start(container_id)
+            if container_id is None:
+                container_id = engine.create_container(spec)
+                engine.start(container_id)
             engine.put_archive(container_id, c.WORKSPACE_DIR, payload)
         except BaseException:
-            engine.remove(container_id)  # a partial create leaves nothing behind
+            if container_id is not None:
+                engine.remove(container_id)  # a partial create leaves nothing behind
             raise
         self._known[container_id] = dict(spec.labels)
         return container_id
@@ -189,14 +217,18 @@ class DockerExecutor:
         for table in (self._known, self._oom_seen, self._last_stats, self._locks):
             table.pop(container_id, None)
 
-    def _remove_where(self, labels: dict[str, str]) -> CleanupResult:
+    def _remove_where(self, labels: dict[str, str], lease_prefix: str | None = None) -> CleanupResult:
         try:
             engine = self._engine()
             removed = []
-            for item in engine.list_containers(labels):
-                if engine.remove(item["Id"]):
-                    removed.append(item["Id"])
-                self._forget(item["Id"])
+            targets = [item["Id"] for item in engine.list_containers(labels)]
+            if lease_prefix is not None:
+                pooled = engine.container_names({c.LABEL_MANAGED: "1", c.LABEL_ROLE: ROLE_POOL})
+                targets += [cid for cid, name in pooled.items() if name.startswith(lease_prefix)]
+            for container_id in targets:
+                if engine.remove(container_id):
+                    removed.append(container_id)
+                self._forget(container_id)
             images = [img["Id"] for img in engine.list_images(labels, dangling=True) if engine.remove_image(img["Id"])]
         except SigmaExecError as exc:
             return CleanupResult(success=False, error=str(exc))
@@ -204,7 +236,8 @@ class DockerExecutor:
 
     def cleanup_project(self, project_id: Any) -> CleanupResult:
         """Remove every container (and dangling image) of one project."""
-        return self._remove_where({c.LABEL_MANAGED: "1", c.LABEL_PROJECT: str(project_id)})
+        project = str(project_id)
+        return self._remove_where({c.LABEL_MANAGED: "1", c.LABEL_PROJECT: project}, lease_prefix=lease_prefix(project))
 
     def cleanup_all(self) -> CleanupResult:
         """Remove every container sigma-exec manages on this engine."""

@@ -1,0 +1,164 @@
+"""A warm pool of pre-started sandboxes, one pool per (image, sandbox profile).
+
+A pooled container is leased once and never reused: release removes it and the
+pool refills in the background, so a lease can never see another lease's files,
+processes or environment. Acquire is O(ms): pop a ready container, rename it to
+the project's name and deliver the workspace with one `put_archive`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from sigma_exec import constants as c
+from sigma_exec.docker_backend import DockerBackend
+from sigma_exec.errors import SigmaExecError
+from sigma_exec.spec import ContainerSpec
+
+log = logging.getLogger(__name__)
+ROLE_POOL = "pool"
+LABEL_POOL_KEY = "sigma.pool-key"
+
+
+def pool_key(spec: ContainerSpec) -> str:
+    """What makes two sandboxes interchangeable: image and every security/limit setting."""
+    import hashlib
+
+    fields = spec.model_dump(exclude={"name", "labels"})
+    return hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()[:16]
+
+
+class WarmPool:
+    """Keeps `size` started sandboxes ready per pool key; thread-safe."""
+
+    def __init__(self, backend: DockerBackend, size: int, max_age_s: float) -> None:
+        self.backend = backend
+        self.size = size
+        self.max_age_s = max_age_s
+        self._ready: dict[str, deque[tuple[str, float]]] = {}
+        self._specs: dict[str, ContainerSpec] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def register(self, spec: ContainerSpec) -> str:
+        """Start keeping warm containers of this spec; returns its pool key."""
+        key = pool_key(spec)
+        with self._lock:
+            self._specs.setdefault(key, spec)
+            self._ready.setdefault(key, deque())
+        self._ensure_thread()
+        self._wake.set()
+        return key
+
+    def acquire(self, spec: ContainerSpec, name: str) -> str | None:
+        """A started container matching `spec`, renamed to `name`; None when none is ready."""
+        key = self.register(spec)
+        while True:
+            with self._lock:
+                queue = self._ready.get(key)
+                if not queue:
+                    return None
+                container_id, born = queue.popleft()
+            self._wake.set()
+            if time.monotonic() - born > self.max_age_s:
+                self._discard(container_id)
+                continue
+            try:
+                self.backend.rename(container_id, name)
+                return container_id
+            except SigmaExecError as exc:
+                log.warning("pooled container %s unusable: %s", container_id[:12], exc)
+                self._discard(container_id)
+
+    def ready_count(self, spec: ContainerSpec) -> int:
+        with self._lock:
+            return len(self._ready.get(pool_key(spec), ()))
+
+    def wait_ready(self, spec: ContainerSpec, timeout_s: float) -> bool:
+        """Block until the pool for `spec` is full (used by benchmarks and tests)."""
+        self.register(spec)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.ready_count(spec) >= self.size:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        """Stop refilling and remove every idle pooled container."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(10)
+        with self._lock:
+            idle = [cid for queue in self._ready.values() for cid, _ in queue]
+            self._ready.clear()
+        for container_id in idle:
+            self._discard(container_id)
+
+    # ---- background refill ---------------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._refill_loop, name="sigma-pool", daemon=True)
+            self._thread.start()
+
+    def _refill_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(5)
+            self._wake.clear()
+            for key in list(self._specs):
+                self._refill(key)
+
+    def _refill(self, key: str) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                missing = self.size - len(self._ready[key])
+            if missing <= 0:
+                return
+            container_id = self._start_one(self._specs[key], key)
+            if container_id is None:
+                return
+            with self._lock:
+                self._ready[key].append((container_id, time.monotonic()))
+
+    def _start_one(self, spec: ContainerSpec, key: str) -> str | None:
+        from sigma_exec.spec import container_name
+
+        now = int(time.time())
+        ttl = int(spec.command[-1]) if spec.command and spec.command[-1].isdigit() else 3600
+        labels = {
+            **spec.labels,
+            c.LABEL_ROLE: ROLE_POOL,
+            LABEL_POOL_KEY: key,
+            c.LABEL_PROJECT: "",
+            c.LABEL_PIPELINE: "",
+            c.LABEL_CREATED_AT: str(now),
+            c.LABEL_EXPIRES_AT: str(now + ttl),
+        }
+        pooled = spec.model_copy(update={"name": container_name("pool"), "labels": labels})
+        try:
+            container_id = self.backend.create_container(pooled)
+        except SigmaExecError as exc:
+            log.warning("pool refill failed: %s", exc)
+            return None
+        try:
+            self.backend.start(container_id)
+        except SigmaExecError as exc:
+            log.warning("pool refill failed: %s", exc)
+            self._discard(container_id)
+            return None
+        return container_id
+
+    def _discard(self, container_id: str) -> None:
+        with contextlib.suppress(SigmaExecError):
+            self.backend.remove(container_id)
+
+
+PoolFactory = Callable[[DockerBackend], WarmPool]
