@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REDIS_PORT ?= 6399
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system engine images redis lint clean-engine
+.PHONY: run test setup system engine images redis bench soak lint
 
 run: setup engine images
 	$(BIN)/sigma-exec run examples/sample_project --language python --changes examples/sample_changes.json
@@ -34,6 +34,12 @@ images: setup engine
 redis: system
 	@bash scripts/ensure-redis.sh $(REDIS_PORT) .run
 
+bench: setup engine images redis
+	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m bench
+
+soak: setup engine images redis
+	SIGMA_SOAK=1 SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -q -p no:cacheprovider tests/faults
+
 lint: setup
-	$(BIN)/ruff check sigma_exec tasks tests
-	$(BIN)/ruff format --check sigma_exec tasks tests
+	$(BIN)/ruff check sigma_exec tasks tests bench
+	$(BIN)/ruff format --check sigma_exec tasks tests bench

@@ -57,6 +57,8 @@ class DockerBackend:
             else:
                 self.client = docker.from_env(timeout=timeout_s)
         self.api = self.client.api
+        # A local engine shares this host's cgroup and /proc files (fast stats).
+        self.is_local = str(self.api.base_url).startswith("http+docker://localhost") and not base_url
 
     # ---- engine -------------------------------------------------------------------------------
     def ping(self) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sigma_exec import commands
+from sigma_exec import cgroups, commands
 from sigma_exec import constants as c
 from sigma_exec.archive import read_regular_files, workspace_tar
 from sigma_exec.docker_backend import DockerBackend
@@ -71,6 +71,7 @@ class DockerExecutor:
         self._known: dict[str, dict[str, str]] = {}
         self._oom_seen: dict[str, int] = {}
         self._last_stats: dict[str, dict[str, Any]] = {}
+        self._pids: dict[str, tuple[str, int | None]] = {}
         self.pool: WarmPool | None = None
         if not self.settings.DOCKER_ENABLED:
             self.unavailable_reason = "Docker execution is disabled (DOCKER_ENABLED=false)"
@@ -213,8 +214,23 @@ class DockerExecutor:
         self._forget(container_id)
         return removed
 
+    def release_container(self, container_id: str) -> bool:
+        """Like `stop_container`, but the removal happens in the background (pool thread).
+
+        The container is renamed out of its project at once; without a pool this is `stop_container`.
+        """
+        if self.pool is None:
+            return self.stop_container(container_id)
+        try:
+            self._labels(container_id)
+        except SigmaExecError:
+            return False
+        self.pool.discard_later(container_id)
+        self._forget(container_id)
+        return True
+
     def _forget(self, container_id: str) -> None:
-        for table in (self._known, self._oom_seen, self._last_stats, self._locks):
+        for table in (self._known, self._oom_seen, self._last_stats, self._locks, self._pids):
             table.pop(container_id, None)
 
     def _remove_where(self, labels: dict[str, str], lease_prefix: str | None = None) -> CleanupResult:
@@ -365,16 +381,34 @@ class DockerExecutor:
         return self._guard(run, lambda msg: ChangeResult(success=False, error=msg))
 
     def get_container_stats(self, container_id: str) -> dict[str, Any]:
-        """cpu_percent, memory_usage_mb, memory_percent, network_rx_mb, network_tx_mb (and more)."""
+        """cpu_percent, memory_usage_mb, memory_percent, network_rx_mb, network_tx_mb (and more).
+
+        Read from the host's cgroup files when the engine is local (microseconds), else from
+        the Engine API's one-shot stats; CPU percent is the delta since the previous call,
+        like `docker stats` (the first call takes two samples 100 ms apart).
+        """
         try:
             self._labels(container_id)
-            engine = self._engine()
             previous = self._last_stats.get(container_id)
             if previous is None:
-                previous = engine.stats(container_id)
+                previous = self._stats_sample(container_id)
                 time.sleep(0.1)
-            current = engine.stats(container_id)
+            current = self._stats_sample(container_id)
             self._last_stats[container_id] = current
             return to_container_stats(previous, current).as_dict()
         except SigmaExecError as exc:
             return {"error": str(exc)}
+
+    def _stats_sample(self, container_id: str) -> dict[str, Any]:
+        engine = self._engine()
+        full_id, pid = self._identity(container_id)
+        sample = cgroups.read_sample(full_id, pid) if engine.is_local else None
+        return sample if sample is not None else engine.stats(container_id)
+
+    def _identity(self, container_id: str) -> tuple[str, int | None]:
+        cached = self._pids.get(container_id)
+        if cached is None:
+            attrs = self._engine().inspect(container_id)
+            cached = (attrs["Id"], (attrs.get("State") or {}).get("Pid") or None)
+            self._pids[container_id] = cached
+        return cached

@@ -46,6 +46,7 @@ class WarmPool:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._doomed: deque[str] = deque()
 
     def register(self, spec: ContainerSpec) -> str:
         """Start keeping warm containers of this spec; returns its pool key."""
@@ -77,6 +78,12 @@ class WarmPool:
                 log.warning("pooled container %s unusable: %s", container_id[:12], exc)
                 self._discard(container_id)
 
+    def discard_later(self, container_id: str) -> None:
+        """Remove a released container from the refill thread, off the caller's path."""
+        self._doomed.append(container_id)
+        self._ensure_thread()
+        self._wake.set()
+
     def ready_count(self, spec: ContainerSpec) -> int:
         with self._lock:
             return len(self._ready.get(pool_key(spec), ()))
@@ -98,8 +105,9 @@ class WarmPool:
         if self._thread:
             self._thread.join(10)
         with self._lock:
-            idle = [cid for queue in self._ready.values() for cid, _ in queue]
+            idle = [cid for queue in self._ready.values() for cid, _ in queue] + list(self._doomed)
             self._ready.clear()
+            self._doomed.clear()
         for container_id in idle:
             self._discard(container_id)
 
@@ -113,6 +121,8 @@ class WarmPool:
         while not self._stop.is_set():
             self._wake.wait(5)
             self._wake.clear()
+            while self._doomed:
+                self._discard(self._doomed.popleft())
             for key in list(self._specs):
                 self._refill(key)
 
