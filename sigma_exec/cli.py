@@ -118,7 +118,7 @@ def cmd_images(args: argparse.Namespace) -> int:
 def cmd_reap(args: argparse.Namespace) -> int:
     from sigma_exec.docker_backend import DockerBackend
     from sigma_exec.errors import SigmaExecError
-    from sigma_exec.reaper import reap
+    from sigma_exec.reaper import collect_images, reap
 
     settings = Settings()
     if not args.all:
@@ -132,7 +132,9 @@ def cmd_reap(args: argparse.Namespace) -> int:
         except SigmaExecError as exc:
             console.print(f"[yellow]note:[/] pipeline leases not readable ({exc}); reaping by deadline and state")
     try:
-        report = reap(DockerBackend(), node=settings.node, now=time.time(), all_nodes=args.all)
+        backend = DockerBackend()
+        report = reap(backend, node=settings.node, now=time.time(), all_nodes=args.all)
+        report.removed_images = collect_images(backend, settings)
     except SigmaExecError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2

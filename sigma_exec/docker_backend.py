@@ -139,7 +139,7 @@ class DockerBackend:
 
     def list_containers(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
         """Every container (running or not) carrying all of `labels`."""
-        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]} if labels else None
         with _translate():
             return list(self.api.containers(all=True, filters=filters))
 
@@ -285,6 +285,10 @@ class DockerBackend:
         except SandboxError:
             return False
         return True
+
+    def all_images(self) -> list[dict[str, Any]]:
+        with _translate():
+            return list(self.api.images())
 
     def list_images(self, labels: Mapping[str, str], dangling: bool | None = None) -> list[dict[str, Any]]:
         filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in labels.items()]}

@@ -37,7 +37,8 @@ MAX_DEPS_BYTES = 512 * 1024 * 1024
 Progress = Callable[[str], None]
 
 
-def _repo(settings: Settings, name: str) -> str:
+def image_repo(settings: Settings, name: str) -> str:
+    """`[registry/]prefix/name` for an image sigma-exec builds."""
     prefix = settings.DOCKER_IMAGE_PREFIX.strip("/")
     registry = settings.DOCKER_REGISTRY.strip("/")
     return "/".join(p for p in (registry, prefix, name) if p)
@@ -58,7 +59,7 @@ def recipe_hash(profile: LanguageProfile, settings: Settings) -> str:
 def base_image_ref(profile: LanguageProfile, settings: Settings) -> str:
     if settings.IMAGE_SOURCE == ImageSource.UPSTREAM:
         return profile.upstream_image
-    return f"{_repo(settings, profile.name + '-base')}:{recipe_hash(profile, settings)[:16]}"
+    return f"{image_repo(settings, profile.name + '-base')}:{recipe_hash(profile, settings)[:16]}"
 
 
 def _file_hooks(profile: LanguageProfile, staging: str) -> list[str]:
@@ -246,7 +247,7 @@ def ensure_project_image(
         return base_ref, []
     base_id = backend.image_id(base_ref) or base_ref
     key = dependency_hash(base_id, profile, files)
-    ref = f"{_repo(settings, profile.name + '-deps')}:{key[:20]}"
+    ref = f"{image_repo(settings, profile.name + '-deps')}:{key[:20]}"
     if backend.image_id(ref):
         return ref, []
     with _build_lock(f"deps-{key[:20]}"):

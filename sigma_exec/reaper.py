@@ -15,6 +15,9 @@ from pydantic import BaseModel, Field
 from sigma_exec import constants as c
 from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.errors import SigmaExecError
+from sigma_exec.images import base_image_ref, image_repo
+from sigma_exec.languages import load_profiles
+from sigma_exec.settings import Settings
 
 GRACE_S = 60  # a container younger than this is never reaped for being "not running"
 
@@ -23,6 +26,7 @@ class ReapReport(BaseModel):
     node: str
     examined: int = 0
     removed: list[str] = Field(default_factory=list)
+    removed_images: list[str] = Field(default_factory=list)
     reasons: dict[str, str] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)
 
@@ -100,3 +104,53 @@ def reap(
         except SigmaExecError as exc:
             report.errors.append(f"{container_id[:12]}: {exc}")
     return report
+
+
+# ---- image garbage collection under a disk budget ------------------------------------------------
+def select_images_to_remove(
+    images: Iterable[dict[str, Any]], *, in_use: Collection[str], protected: Collection[str], budget_bytes: int
+) -> list[str]:
+    """Image ids to delete, oldest first, until the rest fits the budget (pure).
+
+    Images a container uses and the current base images are never chosen.
+    """
+    images = list(images)
+    total = sum(int(img.get("Size") or 0) for img in images)
+    chosen: list[str] = []
+    candidates = sorted(
+        (img for img in images if img["Id"] not in in_use and not set(img.get("RepoTags") or []) & set(protected)),
+        key=lambda img: int(img.get("Created") or 0),
+    )
+    for img in candidates:
+        if total <= budget_bytes:
+            break
+        chosen.append(img["Id"])
+        total -= int(img.get("Size") or 0)
+    return chosen
+
+
+def gc_images(backend: DockerBackend, *, repo_prefix: str, protected: Collection[str], budget_bytes: int) -> list[str]:
+    """Delete sigma-exec images (tags under `repo_prefix`) beyond the disk budget; returns removed ids."""
+    try:
+        ours = [
+            img
+            for img in backend.all_images()
+            if any(tag.startswith(repo_prefix) for tag in img.get("RepoTags") or [])
+            or (img.get("Labels") or {}).get(c.LABEL_MANAGED) == "1"
+        ]
+        in_use = {item.get("ImageID", "") for item in backend.list_containers({})}
+    except SigmaExecError:
+        return []
+    chosen = select_images_to_remove(ours, in_use=in_use, protected=protected, budget_bytes=budget_bytes)
+    return [image_id for image_id in chosen if backend.remove_image(image_id)]
+
+
+def collect_images(backend: DockerBackend, settings: Settings) -> list[str]:
+    """Image GC with this node's settings: current base images are kept, the rest fits the budget."""
+    protected = [base_image_ref(profile, settings) for profile in load_profiles().values()]
+    return gc_images(
+        backend,
+        repo_prefix=image_repo(settings, ""),
+        protected=protected,
+        budget_bytes=settings.IMAGE_DISK_BUDGET_MB * 1024 * 1024,
+    )

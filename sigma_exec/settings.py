@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     # Lifetime and reaping.
     CONTAINER_TTL_SECONDS: int = Field(7200, ge=60, description="a container stops itself after this")
     REAPER_INTERVAL_SECONDS: int = Field(300, ge=10)
-    POOL_SIZE: int = Field(0, ge=0)
+    POOL_SIZE: int = Field(0, ge=0, description="warm containers per image and profile; 0 = no pool")
+    IMAGE_DISK_BUDGET_MB: int = Field(20_480, ge=0, description="sigma-exec images beyond this are collected")
 
     # Images.
     IMAGE_SOURCE: ImageSource = ImageSource.OFFLINE

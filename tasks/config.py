@@ -17,6 +17,7 @@ from typing import Any, Final
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sigma_exec.admission import node_capacity
 from sigma_exec.settings import Settings
 
 PROPOSALS_QUEUE: Final = "proposals"
@@ -120,6 +121,8 @@ def celery_config(settings: Settings, queue: QueueSettings) -> dict[str, Any]:
         "task_default_queue": PROPOSALS_QUEUE,
         "task_create_missing_queues": True,
         "worker_max_tasks_per_child": 200,
+        # Parallel pipelines: as many as the node's CPU/memory budget admits (celery -c overrides).
+        "worker_concurrency": node_capacity(settings),
         "worker_hijack_root_logger": True,
         "beat_schedule": {
             "reap-every-node": {

@@ -15,7 +15,7 @@ from typing import Any
 from sigma_exec import constants as c
 from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.errors import BrokerUnavailableError, SigmaExecError
-from sigma_exec.reaper import ReapReport, reap
+from sigma_exec.reaper import ReapReport, collect_images, reap
 from tasks import runtime
 from tasks.app import app
 from tasks.config import node_queue
@@ -48,6 +48,7 @@ def reap_node(
             if not held:
                 return {**report.model_dump(mode="json"), "skipped": "another reaper holds this node's lock"}
             report = _reap_with_liveness(executor.backend, store, node, now or time.time())
+            report.removed_images = collect_images(executor.backend, runtime.settings())
     except BrokerUnavailableError as exc:
         # Without Redis nothing is known live or dead: only expired and stopped sandboxes go.
         report = reap(executor.backend, node=node, now=now or time.time())

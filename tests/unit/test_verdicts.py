@@ -122,3 +122,34 @@ def test_stats_follow_docker_stats_arithmetic() -> None:
     assert stats.cpu_percent == 40.0
     assert (stats.memory_usage_mb, stats.memory_percent) == (200.0, 19.53)
     assert (stats.network_rx_mb, stats.network_tx_mb) == (1.0, 2.0)
+
+
+def test_image_gc_removes_oldest_unused_images_until_the_budget_fits() -> None:
+    from sigma_exec.reaper import select_images_to_remove
+
+    images = [
+        {"Id": "base", "RepoTags": ["sigma-exec/python-base:cur"], "Size": 300, "Created": 1},
+        {"Id": "old-deps", "RepoTags": ["sigma-exec/python-deps:a"], "Size": 200, "Created": 2},
+        {"Id": "used-deps", "RepoTags": ["sigma-exec/python-deps:b"], "Size": 200, "Created": 3},
+        {"Id": "new-deps", "RepoTags": ["sigma-exec/python-deps:c"], "Size": 200, "Created": 4},
+    ]
+    chosen = select_images_to_remove(
+        images, in_use={"used-deps"}, protected={"sigma-exec/python-base:cur"}, budget_bytes=600
+    )
+    assert chosen == ["old-deps", "new-deps"]
+    assert select_images_to_remove(images, in_use=set(), protected=set(), budget_bytes=10_000) == []
+
+
+@pytest.mark.parametrize(
+    ("cpus", "memory_mb", "overrides", "expected"),
+    [
+        (2, 24_000, {}, 2),  # this machine: CPU-bound, 2 cores × 2 overcommit / 2 cores each
+        (16, 8_000, {}, 3),  # memory-bound: 8 GB × 0.8 / 2 GB
+        (2, 24_000, {"SANDBOX_CPUS": 0.5}, 8),
+        (1, 1_000, {}, 1),  # never below one
+    ],
+)
+def test_admission_follows_the_sandbox_limits(cpus, memory_mb, overrides, expected) -> None:
+    from sigma_exec.admission import node_capacity
+
+    assert node_capacity(Settings(**overrides), cpus=cpus, memory_mb=memory_mb) == expected
