@@ -200,6 +200,9 @@ class FakeBackend:
         self.removed.append(container_id)
         return True
 
+    def all_images(self) -> list[dict[str, Any]]:
+        return []
+
 
 def sandbox(cid: str, pipeline: str, *, expired: bool = False, node: str = "nodeA") -> dict[str, Any]:
     now = int(time.time())
