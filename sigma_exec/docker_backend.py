@@ -274,6 +274,30 @@ class DockerBackend:
                 log.write(str(chunk.get("stream", "")).encode())
         return log.text()
 
+    def pull(self, ref: str, timeout_s: int = 600) -> str | None:
+        """Pull `ref`; None on success, else the reason (registry down, unknown image …)."""
+        repository, _, tag = ref.rpartition(":")
+        try:
+            with _translate():
+                for chunk in self.api.pull(repository, tag=tag, stream=True, decode=True):
+                    if "error" in chunk:
+                        return str(chunk["error"])
+        except (SandboxError, DockerUnavailableError) as exc:
+            return str(exc)
+        return None if self.image_id(ref) else f"{ref} not present after pull"
+
+    def push(self, ref: str) -> str | None:
+        """Push `ref`; None on success, else the reason."""
+        repository, _, tag = ref.rpartition(":")
+        try:
+            with _translate():
+                for chunk in self.api.push(repository, tag=tag, stream=True, decode=True):
+                    if "error" in chunk:
+                        return str(chunk["error"])
+        except (SandboxError, DockerUnavailableError) as exc:
+            return str(exc)
+        return None
+
     def tag_image(self, ref: str, repository: str, tag: str) -> None:
         with _translate():
             self.api.tag(ref, repository, tag)

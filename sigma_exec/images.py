@@ -129,7 +129,7 @@ def ensure_base_image(
         raise ImageBuildError(f"upstream image {ref} is not present; pull it (docker pull {ref})")
     repository, tag = ref.rsplit(":", 1)
     with _build_lock(f"{profile.name}-{tag}"):
-        if backend.image_id(ref):
+        if backend.image_id(ref) or _pulled(backend, ref, settings, progress):
             return ref
         if progress:
             progress(f"building offline base image {ref} (mmdebstrap)")
@@ -138,7 +138,32 @@ def ensure_base_image(
             stage_recipe_files(profile, tmp)
             _run_mmdebstrap(mmdebstrap_argv(profile, settings, out), settings.BUILD_TIMEOUT * 3)
             backend.import_image(out, repository, tag, import_changes(profile))
+        _share(backend, ref, settings, progress)
     return ref
+
+
+def _pulled(backend: DockerBackend, ref: str, settings: Settings, progress: Progress | None) -> bool:
+    """With a registry, another node's build is reused; a registry that is down only warns."""
+    if not settings.DOCKER_REGISTRY:
+        return False
+    problem = backend.pull(ref)
+    if problem is None:
+        if progress:
+            progress(f"pulled {ref} from {settings.DOCKER_REGISTRY}")
+        return True
+    log.warning("registry: %s not pulled (%s); building locally", ref, problem)
+    return False
+
+
+def _share(backend: DockerBackend, ref: str, settings: Settings, progress: Progress | None) -> None:
+    if not settings.DOCKER_REGISTRY:
+        return
+    problem = backend.push(ref)
+    if problem is None:
+        if progress:
+            progress(f"pushed {ref} to {settings.DOCKER_REGISTRY}")
+    else:
+        log.warning("registry: %s not pushed (%s); the image stays local to this node", ref, problem)
 
 
 def _run_mmdebstrap(argv: list[str], timeout_s: int) -> None:
@@ -251,7 +276,7 @@ def ensure_project_image(
     if backend.image_id(ref):
         return ref, []
     with _build_lock(f"deps-{key[:20]}"):
-        if backend.image_id(ref):
+        if backend.image_id(ref) or _pulled(backend, ref, settings, progress):
             return ref, []
         if progress:
             progress(f"building dependency layer {ref}")
@@ -265,5 +290,6 @@ def ensure_project_image(
         log_text = backend.build_image(
             dependency_context(base_ref, profile, files), ref, labels, settings.BUILD_TIMEOUT
         )
+    _share(backend, ref, settings, progress)
     missing = [line.split(":", 1)[1].strip() for line in log_text.splitlines() if line.startswith("sigma-missing:")]
     return ref, [f"dependency unavailable offline: {m}" for m in missing]
