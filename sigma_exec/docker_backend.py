@@ -16,7 +16,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests
-from docker.types import DriverConfig, LogConfig, Mount, Ulimit
+from docker.types import DeviceRequest, DriverConfig, LogConfig, Mount, Ulimit
 from docker.utils.socket import frames_iter
 
 from sigma_exec.errors import ContainerNotFoundError, DockerUnavailableError, ImageBuildError, SandboxError
@@ -65,6 +65,10 @@ class DockerBackend:
         with _translate():
             return bool(self.api.ping())
 
+    def info(self) -> dict[str, Any]:
+        with _translate():
+            return dict(self.api.info())
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.close()
@@ -101,6 +105,16 @@ class DockerBackend:
         }
         if spec.runtime:
             kwargs["runtime"] = spec.runtime
+        if spec.device_requests:
+            kwargs["device_requests"] = [
+                DeviceRequest(
+                    driver=str(r.get("Driver", "")),
+                    count=int(r["Count"]) if "Count" in r else 0,  # type: ignore[call-overload]
+                    device_ids=list(r.get("DeviceIDs") or []),  # type: ignore[call-overload]
+                    capabilities=r.get("Capabilities"),
+                )
+                for r in spec.device_requests
+            ]
         with _translate():
             return str(self.client.containers.create(spec.image, **kwargs).id)
 

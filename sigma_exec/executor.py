@@ -19,7 +19,8 @@ from sigma_exec import cgroups, commands
 from sigma_exec import constants as c
 from sigma_exec.archive import read_regular_files, workspace_tar
 from sigma_exec.docker_backend import DockerBackend
-from sigma_exec.errors import ContainerNotFoundError, SigmaExecError
+from sigma_exec.errors import ContainerNotFoundError, InvalidRequestError, SigmaExecError
+from sigma_exec.gpu import GpuRequest, device_requests, node_gpu_count, parse_gpu_request
 from sigma_exec.images import ensure_project_image
 from sigma_exec.languages import (
     Framework,
@@ -147,6 +148,7 @@ class DockerExecutor:
         pipeline_id: str | None = None,
         network: str | None = None,
         progress: Callable[[str], None] | None = None,
+        gpus: int | str | list[str] | None = None,
     ) -> CreateResult:
         """Create a sandbox for a project with its workspace copied in; unpacks as (ok, id, error)."""
         started = time.monotonic()
@@ -158,6 +160,9 @@ class DockerExecutor:
                     success=False, error=f"workspace {str(workspace)!r} does not exist or is not a directory"
                 )
             policy = NetworkPolicy(network) if network else None
+            gpu_request = parse_gpu_request(gpus)
+            if gpu_request is not None:
+                self._require_gpus(gpu_request)
             payload = workspace_tar(
                 root, uid=c.SANDBOX_UID, gid=c.SANDBOX_GID, max_bytes=self.settings.MAX_WORKSPACE_MB * 1024 * 1024
             )
@@ -173,7 +178,12 @@ class DockerExecutor:
                 pipeline_id=pipeline_id,
                 network=policy,
             )
-            spec = spec.model_copy(update={"labels": {**spec.labels, LABEL_FRAMEWORK: framework.name}})
+            spec = spec.model_copy(
+                update={
+                    "labels": {**spec.labels, LABEL_FRAMEWORK: framework.name},
+                    "device_requests": device_requests(gpu_request),
+                }
+            )
             container_id = self._start_with_workspace(engine, spec, payload)
         except ValueError as exc:
             return CreateResult(success=False, error=f"invalid network policy {network!r}: {exc}")
@@ -188,6 +198,16 @@ class DockerExecutor:
             language=profile.name,
             creation_time=round(time.monotonic() - started, 3),
         )
+
+    def _require_gpus(self, request: GpuRequest) -> None:
+        offered = node_gpu_count(self._engine().info(), self.settings.NODE_GPUS)
+        if offered == 0:
+            raise InvalidRequestError(
+                f"{request.describe()} requested, but node {self.settings.node!r} has no GPU "
+                "(Docker lists no nvidia runtime and NODE_GPUS is not set); route GPU proposals to GPU workers"
+            )
+        if offered > 0 and (request.count or len(request.device_ids)) > offered:
+            raise InvalidRequestError(f"{request.describe()} requested, but node {self.settings.node!r} has {offered}")
 
     def _start_with_workspace(self, engine: DockerBackend, spec: Any, payload: bytes) -> str:
         container_id = self.pool.acquire(spec, lease_name(spec.labels[c.LABEL_PROJECT])) if self.pool else None

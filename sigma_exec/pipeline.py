@@ -48,6 +48,7 @@ class Proposal(BaseModel):
     changes: list[dict[str, Any]] = Field(default_factory=list)
     test_command: str | None = None
     build_command: str | None = None
+    gpus: int | str | list[str] | None = None
 
 
 class StageRecord(BaseModel):
@@ -129,7 +130,7 @@ def stage_create(executor: DockerExecutor, state: PipelineState, pipeline_id: st
 
     def body() -> tuple[bool, str | None]:
         result = executor.create_project_container(
-            p.project_id, p.workspace, p.language, pipeline_id=pipeline_id or p.proposal_id
+            p.project_id, p.workspace, p.language, pipeline_id=pipeline_id or p.proposal_id, gpus=p.gpus
         )
         if not result.success:
             state.status, state.error = ProposalStatus.ERROR, f"create failed: {result.error}"

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     DEBIAN_MIRROR: str = ""
     ALLOW_PROJECT_DOCKERFILE: bool = False
 
+    NODE_GPUS: int = Field(-1, ge=-1, description="-1 = detect (nvidia runtime), 0 = none, N = N GPUs")
+
     # Identity of this node (a worker host with its own Docker daemon).
     SIGMA_NODE: str = ""
     # Protected test files (globs): a proposal touching them is flagged.

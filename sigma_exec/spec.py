@@ -62,6 +62,7 @@ class ContainerSpec(BaseModel):
     volumes: list[TmpfsVolume]
     network_mode: str = "none"
     runtime: str | None = None
+    device_requests: list[dict[str, object]] = Field(default_factory=list)
 
 
 _NAME_SAFE = re.compile(r"[^a-zA-Z0-9_.-]+")

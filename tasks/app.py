@@ -15,8 +15,10 @@ from typing import Any
 from celery import Celery
 from celery.signals import celeryd_after_setup, celeryd_init, worker_ready, worker_shutdown
 
+from sigma_exec.docker_backend import DockerBackend
+from sigma_exec.gpu import node_gpu_count
 from tasks import runtime
-from tasks.config import celery_config, check_time_limits, node_queue
+from tasks.config import GPU_PROPOSALS_QUEUE, celery_config, check_time_limits, node_queue
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,19 @@ def consume_node_queue(sender: str, instance: Any, **_: Any) -> None:
     queue = node_queue(runtime.settings().node)
     instance.app.amqp.queues.select_add(queue)
     log.info("worker %s consumes %s", sender, queue)
+    if _node_offers_gpus():
+        instance.app.amqp.queues.select_add(GPU_PROPOSALS_QUEUE)
+        log.info("worker %s offers GPUs: consumes %s", sender, GPU_PROPOSALS_QUEUE)
+
+
+def _node_offers_gpus() -> bool:
+    settings = runtime.settings()
+    if settings.NODE_GPUS >= 0:
+        return settings.NODE_GPUS > 0
+    try:
+        return node_gpu_count(DockerBackend().info(), -1) != 0
+    except Exception:  # no engine: no GPUs to offer
+        return False
 
 
 def _beat_heartbeat(node: str, every_s: int) -> None:

@@ -16,7 +16,7 @@ from celery.result import AsyncResult
 from sigma_exec.pipeline import Proposal
 from tasks import runtime
 from tasks.app import app
-from tasks.config import PROPOSALS_QUEUE
+from tasks.config import proposal_queue
 from tasks.stages import create
 
 IN_FLIGHT_STATUSES: Final = ("queued", "running")
@@ -32,6 +32,7 @@ def submit_proposal(
     changes: list[dict[str, Any]] | None = None,
     test_command: str | None = None,
     build_command: str | None = None,
+    gpus: int | str | list[str] | None = None,
 ) -> AsyncResult:
     """Queue a proposal's pipeline; `.get()` on the result is the JSON outcome dict.
 
@@ -46,10 +47,11 @@ def submit_proposal(
         changes=list(changes or []),
         test_command=test_command,
         build_command=build_command,
+        gpus=gpus,
     )
     pipeline_id = uuid.uuid4().hex
     runtime.store().note_submitted(proposal.proposal_id, pipeline_id, runtime.queue_settings().OUTCOME_TTL_SECONDS)
-    return create.apply_async(args=[proposal.model_dump(mode="json")], task_id=pipeline_id, queue=PROPOSALS_QUEUE)
+    return create.apply_async(args=[proposal.model_dump(mode="json")], task_id=pipeline_id, queue=proposal_queue(gpus))
 
 
 def status(proposal_id: str) -> dict[str, Any] | None:

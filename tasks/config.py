@@ -21,6 +21,7 @@ from sigma_exec.admission import node_capacity
 from sigma_exec.settings import Settings
 
 PROPOSALS_QUEUE: Final = "proposals"
+GPU_PROPOSALS_QUEUE: Final = "proposals.gpu"  # consumed only by workers whose node offers GPUs
 NODE_QUEUE_PREFIX: Final = "node."
 STAGE_OVERHEAD_S: Final = 120  # create/apply/report reading on top of the longest exec
 HARD_AFTER_SOFT_S: Final = 60  # time for the soft-limit handler to clean up
@@ -54,6 +55,11 @@ class TimeLimits:
     def restore_interval_s(self) -> int:
         """How often a worker looks for messages abandoned by a dead worker."""
         return max(1, min(10, self.visibility_s // 4))
+
+
+def proposal_queue(gpus: object) -> str:
+    """Where a proposal's create stage goes: GPU proposals only reach GPU workers."""
+    return GPU_PROPOSALS_QUEUE if gpus not in (None, 0, "", []) else PROPOSALS_QUEUE
 
 
 def node_queue(node: str) -> str:

@@ -144,3 +144,10 @@ def test_the_host_workspace_is_never_modified(tmp_path: Path, sandbox, executor:
     assert executor.execute_in_container(cid, "echo x > c.txt").success
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py"]
     assert (tmp_path / "a.py").read_text() == "A = 1\n"
+
+
+def test_a_gpu_request_on_a_node_without_gpus_is_refused_clearly(executor: DockerExecutor, project_id: str) -> None:
+    ok, cid, error = executor.create_project_container(project_id, str(SAMPLE), "python", gpus=1)
+    assert (ok, cid) == (False, None)
+    assert "1 GPU(s) requested" in error and "has no GPU" in error
+    assert labelled_containers(executor, project_id) == []
