@@ -264,12 +264,20 @@ class DockerBackend:
             self.api.import_image_from_file(tar_path, repository=repository, tag=tag, changes=changes)
 
     def build_image(
-        self, context_tar: bytes, tag: str, labels: Mapping[str, str], timeout_s: int, network: str = "none"
+        self,
+        context_tar: bytes,
+        tag: str,
+        labels: Mapping[str, str],
+        timeout_s: int,
+        network: str = "none",
+        dockerfile: str | None = None,
+        buildargs: Mapping[str, str] | None = None,
     ) -> str:
         """Build from an in-memory tar context; return the log tail; raise ImageBuildError on failure."""
         import io
 
         log = BoundedOutput(64 * 1024)
+        started = time.monotonic()
         with _translate():
             for chunk in self.api.build(
                 fileobj=io.BytesIO(context_tar),
@@ -279,6 +287,8 @@ class DockerBackend:
                 rm=True,
                 forcerm=True,
                 network_mode=network,
+                dockerfile=dockerfile,
+                buildargs=dict(buildargs or {}),
                 pull=False,
                 decode=True,
                 timeout=timeout_s,
@@ -286,6 +296,8 @@ class DockerBackend:
                 if "error" in chunk:
                     raise ImageBuildError(f"image build of {tag} failed: {chunk['error']}", log.text())
                 log.write(str(chunk.get("stream", "")).encode())
+                if time.monotonic() - started > timeout_s:  # closing the stream cancels the build
+                    raise ImageBuildError(f"image build of {tag} took longer than {timeout_s}s", log.text())
         return log.text()
 
     def pull(self, ref: str, timeout_s: int = 600) -> str | None:

@@ -267,6 +267,9 @@ def ensure_project_image(
 ) -> tuple[str, list[str]]:
     """The image a project's sandbox runs: base, or base + cached dependency layer; plus warnings."""
     base_ref = ensure_base_image(backend, profile, settings, progress)
+    dockerfile = project_dockerfile(workspace) if settings.ALLOW_PROJECT_DOCKERFILE else None
+    if dockerfile is not None:
+        return ensure_dockerfile_image(backend, profile, settings, workspace, dockerfile, base_ref, progress), []
     files = collect_dependency_files(workspace, profile)
     if not files or not profile.deps.install_script:
         return base_ref, []
@@ -293,3 +296,50 @@ def ensure_project_image(
     _share(backend, ref, settings, progress)
     missing = [line.split(":", 1)[1].strip() for line in log_text.splitlines() if line.startswith("sigma-missing:")]
     return ref, [f"dependency unavailable offline: {m}" for m in missing]
+
+
+# ---- a project's own Dockerfile ---------------------------------------------------------------------
+DOCKERFILE_NAMES = (".sigma/Dockerfile", "Dockerfile")
+
+
+def project_dockerfile(workspace: Path) -> str | None:
+    """The project's Dockerfile (relative path), `.sigma/Dockerfile` first; links are not followed."""
+    for name in DOCKERFILE_NAMES:
+        path = workspace / name
+        if path.is_file() and not path.is_symlink():
+            return name
+    return None
+
+
+def ensure_dockerfile_image(
+    backend: DockerBackend,
+    profile: LanguageProfile,
+    settings: Settings,
+    workspace: Path,
+    dockerfile: str,
+    base_ref: str,
+    progress: Progress | None = None,
+) -> str:
+    """Build (or reuse) the image of a project's Dockerfile, network off, time-limited, log capped.
+
+    `ARG SIGMA_BASE` gives the Dockerfile this language's offline base image. The run-time sandbox
+    profile still applies whatever the Dockerfile says (USER, capabilities, mounts, ports are ignored).
+    """
+    from sigma_exec.archive import workspace_tar
+
+    context = workspace_tar(workspace, uid=0, gid=0, max_bytes=settings.MAX_WORKSPACE_MB * 1024 * 1024)
+    key = hashlib.sha256(f"{RECIPE_VERSION}\0{base_ref}\0{dockerfile}\0".encode() + context).hexdigest()
+    ref = f"{image_repo(settings, profile.name + '-custom')}:{key[:20]}"
+    if backend.image_id(ref):
+        return ref
+    with _build_lock(f"custom-{key[:20]}"):
+        if backend.image_id(ref) or _pulled(backend, ref, settings, progress):
+            return ref
+        if progress:
+            progress(f"building the project's {dockerfile} as {ref}")
+        labels = {c.LABEL_MANAGED: "1", c.LABEL_ROLE: "custom-image", c.LABEL_LANGUAGE: profile.name}
+        backend.build_image(
+            context, ref, labels, settings.BUILD_TIMEOUT, dockerfile=dockerfile, buildargs={"SIGMA_BASE": base_ref}
+        )
+        _share(backend, ref, settings, progress)
+    return ref
