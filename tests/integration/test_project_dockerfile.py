@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 from sigma_exec import DockerExecutor, Settings
@@ -14,6 +15,7 @@ def test_an_allowed_dockerfile_is_built_once_and_cannot_weaken_the_sandbox(tmp_p
     ex = DockerExecutor(Settings(SIGMA_NODE="test-node", ALLOW_PROJECT_DOCKERFILE=True))
     workspace = tmp_path / "proj"
     shutil.copytree(SAMPLE, workspace)
+    (workspace / "run-id.txt").write_text(uuid.uuid4().hex)  # a fresh context: this run really builds
     seen: list[str] = []
     ok, cid, err = ex.create_project_container(project_id, str(workspace), "python", progress=seen.append)
     assert ok, err
@@ -27,6 +29,7 @@ def test_an_allowed_dockerfile_is_built_once_and_cannot_weaken_the_sandbox(tmp_p
     second = ex.create_project_container(project_id, str(workspace), "python", progress=again.append)
     assert second.success and not any("building" in m for m in again)
     ex.cleanup_project(project_id)
+    ex.backend.remove_image(second.image or "")  # type: ignore[union-attr]
 
 
 def test_a_dockerfile_is_ignored_unless_settings_allow_it(executor: DockerExecutor, sandbox) -> None:
