@@ -226,7 +226,49 @@ def collect_dependency_files(workspace: Path, profile: LanguageProfile) -> dict[
             for dep in _path_dependencies(data):
                 if (workspace / dep).exists():
                     _add_tree(workspace, dep, files, budget)
+    if "pyproject.toml" in files:
+        files = _normalise_pyproject(files)
+    if not _declares_requirements(files):
+        return {}  # no dependency layer: the base image serves as it is
     return files
+
+
+_TEST_GROUPS = ("test", "tests", "testing", "dev")
+
+
+def _normalise_pyproject(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Keep only a pyproject's dependency lists, so a version bump or a tool setting never rebuilds."""
+    import tomllib
+
+    try:
+        project = tomllib.loads(files["pyproject.toml"].decode()).get("project", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return files  # a broken pyproject is passed on as it is: its install fails honestly
+    deps = [str(d) for d in project.get("dependencies", []) or []]
+    optional = project.get("optional-dependencies", {}) or {}
+    extra = [str(d) for group in _TEST_GROUPS for d in optional.get(group, []) or []]
+    rest = {k: v for k, v in files.items() if k != "pyproject.toml"}
+    if not deps and not extra:
+        return rest
+    body = (
+        f"[project]\ndependencies = {json.dumps(deps)}\n"
+        f"[project.optional-dependencies]\ntest = {json.dumps(extra)}\n"
+    )
+    return {**rest, "pyproject.toml": body.encode()}
+
+
+def _declares_requirements(files: dict[str, bytes]) -> bool:
+    """True when some manifest lists at least one requirement (wheel directories alone need nothing)."""
+    for name, data in files.items():
+        if name == "pyproject.toml":
+            return True
+        if name.endswith(".txt") and "/" not in name.removeprefix("requirements/"):
+            lines = data.decode(errors="replace").splitlines()
+            if any(line.strip() and not line.strip().startswith("#") for line in lines):
+                return True
+        if name in ("package.json", "go.mod", "Gemfile", "Gemfile.lock", "pom.xml", "build.gradle"):
+            return True
+    return False
 
 
 def dependency_hash(base_id: str, profile: LanguageProfile, files: dict[str, bytes]) -> str:

@@ -42,3 +42,21 @@ def test_the_dependency_hash_follows_manifests_only(tmp_path: Path) -> None:
     assert dependency_hash("base", profile, collect_dependency_files(tmp_path / "p", profile)) == before
     (tmp_path / "p" / "requirements.txt").write_text("tinydep>=1\n")
     assert dependency_hash("base", profile, collect_dependency_files(tmp_path / "p", profile)) != before
+
+
+def test_a_pyproject_without_requirements_needs_no_dependency_layer(tmp_path: Path) -> None:
+    profile = resolve_language("python")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n[tool.pytest.ini_options]\n')
+    (tmp_path / "wheels").mkdir()
+    assert collect_dependency_files(tmp_path, profile) == {}
+
+
+def test_a_pyproject_version_bump_keeps_the_dependency_layer(tmp_path: Path) -> None:
+    profile = resolve_language("python")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\nversion = "1"\ndependencies = ["tinydep==1.2.3"]\n')
+    before = dependency_hash("base", profile, collect_dependency_files(tmp_path, profile))
+    pyproject.write_text('[project]\nname = "x"\nversion = "2"\ndependencies = ["tinydep==1.2.3"]\n[tool.x]\na = 1\n')
+    assert dependency_hash("base", profile, collect_dependency_files(tmp_path, profile)) == before
+    pyproject.write_text('[project]\nname = "x"\nversion = "2"\ndependencies = ["tinydep>=1"]\n')
+    assert dependency_hash("base", profile, collect_dependency_files(tmp_path, profile)) != before
