@@ -23,6 +23,7 @@ from sigma_exec.errors import ContainerNotFoundError, InvalidRequestError, Sigma
 from sigma_exec.gpu import GpuRequest, device_requests, node_gpu_count, parse_gpu_request
 from sigma_exec.images import ensure_project_image
 from sigma_exec.languages import (
+    CONFIG_DIR,
     Framework,
     LanguageProfile,
     framework_by_name,
@@ -39,6 +40,7 @@ from sigma_exec.models import (
     TestResult,
 )
 from sigma_exec.outcomes import build_result, execution_result, judge_tests, read_reports
+from sigma_exec.policy import ProjectPolicy, effective_settings, load_policy, read_only_hits
 from sigma_exec.pool import ROLE_POOL, WarmPool
 from sigma_exec.settings import NetworkPolicy, Settings
 from sigma_exec.spec import build_container_spec
@@ -159,7 +161,11 @@ class DockerExecutor:
                 return CreateResult(
                     success=False, error=f"workspace {str(workspace)!r} does not exist or is not a directory"
                 )
+            rules = self.policy_for(project_id)
+            limits = effective_settings(self.settings, rules)
             policy = NetworkPolicy(network) if network else None
+            if rules.network.mode == NetworkPolicy.NONE:
+                policy = NetworkPolicy.NONE
             gpu_request = parse_gpu_request(gpus)
             if gpu_request is not None:
                 self._require_gpus(gpu_request)
@@ -170,7 +176,7 @@ class DockerExecutor:
             engine = self._engine()
             image, warnings = ensure_project_image(engine, profile, self.settings, root, project_id, progress)
             spec = build_container_spec(
-                self.settings,
+                limits,
                 image=image,
                 project_id=project_id,
                 language=profile.name,
@@ -198,6 +204,21 @@ class DockerExecutor:
             language=profile.name,
             creation_time=round(time.monotonic() - started, 3),
         )
+
+    def policy_for(self, project_id: object) -> ProjectPolicy:
+        """The project's policy (operator-side files; defaults when there are none)."""
+        return load_policy(Path(self.settings.POLICY_DIR) if self.settings.POLICY_DIR else CONFIG_DIR, project_id)
+
+    def _policy_of(self, container_id: str) -> ProjectPolicy:
+        return self.policy_for(self._labels(container_id).get(c.LABEL_PROJECT, ""))
+
+    def _limits_of(self, container_id: str) -> Settings:
+        return effective_settings(self.settings, self._policy_of(container_id))
+
+    def _cap(self, container_id: str, requested: int | None, field: str) -> int:
+        """A requested timeout, or the default; never above the project's policy."""
+        limit = int(getattr(self._limits_of(container_id), field))
+        return min(requested, limit) if requested and limit < int(getattr(self.settings, field)) else requested or limit
 
     def _require_gpus(self, request: GpuRequest) -> None:
         offered = node_gpu_count(self._engine().info(), self.settings.NODE_GPUS)
@@ -296,7 +317,7 @@ class DockerExecutor:
     ) -> ExecutionResult:
         """Run a command in /workspace as the sandbox user, bounded in time and output."""
         return self._guard(
-            lambda: self._execute(container_id, command, timeout or self.settings.EXEC_TIMEOUT, env or {}),
+            lambda: self._execute(container_id, command, self._cap(container_id, timeout, "EXEC_TIMEOUT"), env or {}),
             lambda msg: ExecutionResult(success=False, error=msg),
         )
 
@@ -314,7 +335,7 @@ class DockerExecutor:
                 user=SANDBOX_USER,
                 environment=env,
                 workdir=c.WORKSPACE_DIR,
-                cap_bytes=self.settings.OUTPUT_CAP_BYTES,
+                cap_bytes=self._limits_of(container_id).OUTPUT_CAP_BYTES,
                 deadline_s=timeout + self.settings.KILL_GRACE_SECONDS,
                 on_deadline=commands.script(commands.KILL_ALL),
             )
@@ -342,7 +363,9 @@ class DockerExecutor:
     ) -> TestResult:
         """Run the project's tests; counts and coverage come from structured reports."""
         return self._guard(
-            lambda: self._run_tests(container_id, language, test_command, timeout or self.settings.TEST_TIMEOUT),
+            lambda: self._run_tests(
+                container_id, language, test_command, self._cap(container_id, timeout, "TEST_TIMEOUT")
+            ),
             lambda msg: TestResult(success=False, error=msg),
         )
 
@@ -374,7 +397,9 @@ class DockerExecutor:
     ) -> BuildResult:
         """Build or syntax-check the project; a broken file fails the build."""
         return self._guard(
-            lambda: self._run_build(container_id, language, build_command, timeout or self.settings.BUILD_TIMEOUT),
+            lambda: self._run_build(
+                container_id, language, build_command, self._cap(container_id, timeout, "BUILD_TIMEOUT")
+            ),
             lambda msg: BuildResult(success=False, error=msg),
         )
 
@@ -395,6 +420,13 @@ class DockerExecutor:
         def run() -> ChangeResult:
             self._labels(container_id)
             with self._lock(container_id):
+                refused = read_only_hits(changes, self._policy_of(container_id).paths.read_only)
+                if refused:
+                    return ChangeResult(
+                        success=False,
+                        error=f"filepath {refused[0]!r} is read-only by this project's policy",
+                        bad_path=refused[0],
+                    )
                 result = apply_change_batch(self._engine(), container_id, changes, self.settings, SANDBOX_USER)
             return result.model_copy(update={"execution_time": round(time.monotonic() - started, 3)})
 

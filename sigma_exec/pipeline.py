@@ -152,7 +152,8 @@ def stage_apply(executor: DockerExecutor, state: PipelineState, settings: Settin
     if state.status is not None or state.container_id is None:
         return state
     p = state.proposal
-    state.flagged_paths = protected_hits(p.changes, settings.PROTECTED_PATHS)
+    patterns = [*settings.PROTECTED_PATHS, *executor.policy_for(p.project_id).paths.protected]
+    state.flagged_paths = protected_hits(p.changes, patterns)
 
     def body() -> tuple[bool, str | None]:
         result = executor.apply_changes(state.container_id, p.changes)

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
 
     NODE_GPUS: int = Field(-1, ge=-1, description="-1 = detect (nvidia runtime), 0 = none, N = N GPUs")
 
+    POLICY_DIR: str = Field("", description="policy.toml + projects/<id>.toml; empty = the repo's config/")
+
     # Identity of this node (a worker host with its own Docker daemon).
     SIGMA_NODE: str = ""
     # Protected test files (globs): a proposal touching them is flagged.

@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 RESTART_DOCKERD = os.environ.get("SIGMA_FAULTS_RESTART_DOCKERD") == "1"
 DOCKERD_RESTART_CMD = os.environ.get(
     "SIGMA_FAULTS_DOCKERD_RESTART_CMD",
-    "pkill -TERM -x dockerd; sleep 3; bash scripts/ensure-engine.sh",
+    "kill -TERM $(cat /var/run/docker.pid); sleep 5; bash scripts/ensure-engine.sh",
 )
 
 

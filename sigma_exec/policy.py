@@ -1,0 +1,117 @@
+"""Per-project security policies: a small declarative file that can only tighten the operator's settings.
+
+`config/policy.toml` holds defaults for every project, `config/projects/<project_id>.toml` overrides
+them for one project (both optional, both operator-side: nothing in a workspace can loosen a sandbox).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sigma_exec.errors import InvalidRequestError
+from sigma_exec.settings import NetworkPolicy, Settings
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    cpus: float | None = Field(None, gt=0)
+    memory_mb: int | None = Field(None, ge=64)
+    pids: int | None = Field(None, ge=16)
+    exec_timeout: int | None = Field(None, ge=1)
+    test_timeout: int | None = Field(None, ge=1)
+    build_timeout: int | None = Field(None, ge=1)
+    output_cap_bytes: int | None = Field(None, ge=1024)
+
+
+class Paths(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    protected: list[str] = Field(default_factory=list, description="changes here are flagged and rejected")
+    read_only: list[str] = Field(default_factory=list, description="changes here are refused")
+
+
+class Network(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mode: NetworkPolicy | None = None  # None: no opinion; "none" closes the network whatever is asked
+
+
+class ProjectPolicy(BaseModel):
+    """One project's policy; every field optional."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    limits: Limits = Limits()
+    paths: Paths = Paths()
+    network: Network = Network()
+
+    def merged_over(self, base: ProjectPolicy) -> ProjectPolicy:
+        """This policy's values over `base`'s (an override file on top of the defaults)."""
+        limits = {**base.limits.model_dump(exclude_none=True), **self.limits.model_dump(exclude_none=True)}
+        paths = Paths(
+            protected=[*base.paths.protected, *self.paths.protected],
+            read_only=[*base.paths.read_only, *self.paths.read_only],
+        )
+        network = self.network if "network" in self.model_fields_set else base.network
+        return ProjectPolicy(limits=Limits(**limits), paths=paths, network=network)
+
+
+_SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+@cache
+def _read(path: Path, mtime: float) -> ProjectPolicy:
+    try:
+        return ProjectPolicy.model_validate(tomllib.loads(path.read_text()))
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        raise InvalidRequestError(f"policy file {path} is invalid: {exc}") from exc
+
+
+def _load(path: Path) -> ProjectPolicy:
+    return _read(path, path.stat().st_mtime) if path.is_file() else ProjectPolicy()
+
+
+def load_policy(config_dir: Path, project_id: object) -> ProjectPolicy:
+    """Defaults merged with the project's override (a project id that is not a safe name has none)."""
+    policy = _load(config_dir / "policy.toml")
+    name = str(project_id)
+    if _SAFE.match(name) and name not in (".", ".."):
+        policy = _load(config_dir / "projects" / f"{name}.toml").merged_over(policy)
+    return policy
+
+
+def _tighter(current: float, wanted: float | None) -> float:
+    return current if wanted is None else min(current, wanted)
+
+
+def effective_settings(settings: Settings, policy: ProjectPolicy) -> Settings:
+    """The operator's settings, tightened by the policy: a policy never loosens anything."""
+    lim = policy.limits
+    network = settings.SANDBOX_NETWORK
+    if policy.network.mode == NetworkPolicy.NONE:
+        network = NetworkPolicy.NONE  # a policy may close the network; opening it is the operator's call
+    return settings.model_copy(
+        update={
+            "SANDBOX_CPUS": _tighter(settings.SANDBOX_CPUS, lim.cpus),
+            "SANDBOX_MEMORY_MB": int(_tighter(settings.SANDBOX_MEMORY_MB, lim.memory_mb)),
+            "SANDBOX_PIDS_LIMIT": int(_tighter(settings.SANDBOX_PIDS_LIMIT, lim.pids)),
+            "EXEC_TIMEOUT": int(_tighter(settings.EXEC_TIMEOUT, lim.exec_timeout)),
+            "TEST_TIMEOUT": int(_tighter(settings.TEST_TIMEOUT, lim.test_timeout)),
+            "BUILD_TIMEOUT": int(_tighter(settings.BUILD_TIMEOUT, lim.build_timeout)),
+            "OUTPUT_CAP_BYTES": int(_tighter(settings.OUTPUT_CAP_BYTES, lim.output_cap_bytes)),
+            "SANDBOX_NETWORK": network,
+            "PROTECTED_PATHS": [*settings.PROTECTED_PATHS, *policy.paths.protected],
+        }
+    )
+
+
+def read_only_hits(changes: object, patterns: list[str]) -> list[str]:
+    """Change paths matching a read-only glob (pure; malformed changes are left to validation)."""
+    import fnmatch
+
+    if not patterns or not isinstance(changes, list):
+        return []
+    paths = [str(ch.get("filepath", ch.get("path", ""))) for ch in changes if isinstance(ch, dict)]
+    return [p for p in paths if any(fnmatch.fnmatch(p.lstrip("./"), pat) for pat in patterns)]
