@@ -147,6 +147,11 @@ class DockerBackend:
         """Container id → name (without the leading slash) for containers carrying `labels`."""
         return {item["Id"]: (item.get("Names") or ["/"])[0].lstrip("/") for item in self.list_containers(labels)}
 
+    def remove_where_named(self, name: str) -> None:
+        """Remove a container by name if it exists (cleanup after a half-finished create)."""
+        with contextlib.suppress(SandboxError, ContainerNotFoundError):
+            self.remove(name)
+
     def stop(self, container_id: str) -> None:
         with _translate(container_id):
             self.api.kill(container_id)
@@ -156,6 +161,29 @@ class DockerBackend:
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]} if labels else None
         with _translate():
             return list(self.api.containers(all=True, filters=filters))
+
+    def create_network(self, name: str, labels: Mapping[str, str], internal: bool) -> dict[str, str]:
+        """A user-defined bridge network; returns its id, subnet and gateway."""
+        with _translate():
+            net_id = self.api.create_network(name, driver="bridge", internal=internal, labels=dict(labels))["Id"]
+            config = (self.api.inspect_network(net_id).get("IPAM") or {}).get("Config") or [{}]
+        return {"id": net_id, "subnet": config[0].get("Subnet", ""), "gateway": config[0].get("Gateway", "")}
+
+    def connect(self, network: str, container_id: str, aliases: list[str]) -> None:
+        with _translate(container_id):
+            self.api.connect_container_to_network(container_id, network, aliases=aliases)
+
+    def remove_network(self, network: str) -> bool:
+        try:
+            with _translate():
+                self.api.remove_network(network)
+        except SandboxError:
+            return False
+        return True
+
+    def list_networks(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        with _translate():
+            return list(self.api.networks(filters={"label": [f"{k}={v}" for k, v in labels.items()]}))
 
     def put_archive(self, container_id: str, path: str, data: bytes) -> None:
         with _translate(container_id):

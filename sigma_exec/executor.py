@@ -19,9 +19,10 @@ from sigma_exec import cgroups, commands
 from sigma_exec import constants as c
 from sigma_exec.archive import read_regular_files, workspace_tar
 from sigma_exec.docker_backend import DockerBackend
+from sigma_exec.egress import LABEL_EGRESS_FOR, close_egress_of, effective_allowlist, open_egress
 from sigma_exec.errors import ContainerNotFoundError, InvalidRequestError, SigmaExecError
 from sigma_exec.gpu import GpuRequest, device_requests, node_gpu_count, parse_gpu_request
-from sigma_exec.images import ensure_project_image
+from sigma_exec.images import ensure_base_image, ensure_project_image
 from sigma_exec.languages import (
     CONFIG_DIR,
     Framework,
@@ -40,7 +41,7 @@ from sigma_exec.models import (
     TestResult,
 )
 from sigma_exec.outcomes import build_result, execution_result, judge_tests, read_reports
-from sigma_exec.policy import ProjectPolicy, effective_settings, load_policy, read_only_hits
+from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings, load_policy, read_only_hits
 from sigma_exec.pool import ROLE_POOL, WarmPool
 from sigma_exec.settings import NetworkPolicy, Settings
 from sigma_exec.spec import build_container_spec
@@ -163,9 +164,7 @@ class DockerExecutor:
                 )
             rules = self.policy_for(project_id)
             limits = effective_settings(self.settings, rules)
-            policy = NetworkPolicy(network) if network else None
-            if rules.network.mode == NetworkPolicy.NONE:
-                policy = NetworkPolicy.NONE
+            policy = NetworkPolicy.NONE if rules.network.mode else (NetworkPolicy(network) if network else None)
             gpu_request = parse_gpu_request(gpus)
             if gpu_request is not None:
                 self._require_gpus(gpu_request)
@@ -190,7 +189,10 @@ class DockerExecutor:
                     "device_requests": device_requests(gpu_request),
                 }
             )
-            container_id = self._start_with_workspace(engine, spec, payload)
+            if rules.network.mode == NetworkMode.ALLOWLIST:
+                container_id = self._start_behind_proxy(engine, spec, payload, rules, profile)
+            else:
+                container_id = self._start_with_workspace(engine, spec, payload)
         except ValueError as exc:
             return CreateResult(success=False, error=f"invalid network policy {network!r}: {exc}")
         except SigmaExecError as exc:
@@ -204,6 +206,32 @@ class DockerExecutor:
             language=profile.name,
             creation_time=round(time.monotonic() - started, 3),
         )
+
+    def _start_behind_proxy(
+        self, engine: DockerBackend, spec: Any, payload: bytes, rules: ProjectPolicy, profile: LanguageProfile
+    ) -> str:
+        """A sandbox on an internal network whose only way out is the allow-list proxy."""
+        allow = effective_allowlist(rules.network.allow, self.settings.EGRESS_ALLOWLIST)
+        if not allow:
+            raise InvalidRequestError(
+                f"the policy allows {rules.network.allow}, but none of it is within EGRESS_ALLOWLIST "
+                f"{self.settings.EGRESS_ALLOWLIST}; a policy can only narrow what the operator allows"
+            )
+        proxy_image = ensure_base_image(engine, resolve_language("python"), self.settings)
+        egress = open_egress(engine, self.settings, sandbox=spec.model_copy(update={"image": proxy_image}), allow=allow)
+        boxed = spec.model_copy(
+            update={"network_mode": egress.network, "environment": {**spec.environment, **egress.environment()}}
+        )
+        try:
+            container_id = engine.create_container(boxed)
+            self._known[container_id] = dict(boxed.labels)
+            engine.start(container_id)
+            engine.put_archive(container_id, c.WORKSPACE_DIR, payload)
+        except BaseException:
+            close_egress_of(engine, {LABEL_EGRESS_FOR: boxed.name})
+            engine.remove_where_named(boxed.name)
+            raise
+        return container_id
 
     def policy_for(self, project_id: object) -> ProjectPolicy:
         """The project's policy (operator-side files; defaults when there are none)."""
@@ -247,8 +275,13 @@ class DockerExecutor:
     def stop_container(self, container_id: str) -> bool:
         """Kill and remove one container with its volumes; True if it was removed."""
         try:
-            self._labels(container_id)
-            removed = self._engine().remove(container_id)
+            labels = self._labels(container_id)
+            engine = self._engine()
+            behind_proxy = self.policy_for(labels.get(c.LABEL_PROJECT, "")).network.mode == NetworkMode.ALLOWLIST
+            name = engine.inspect(container_id)["Name"].lstrip("/") if behind_proxy else None
+            removed = engine.remove(container_id)
+            if name:
+                close_egress_of(engine, {LABEL_EGRESS_FOR: name})
         except SigmaExecError as exc:
             log.info("stop_container %s: %s", container_id, exc)
             return False
@@ -294,7 +327,14 @@ class DockerExecutor:
     def cleanup_project(self, project_id: Any) -> CleanupResult:
         """Remove every container (and dangling image) of one project."""
         project = str(project_id)
-        return self._remove_where({c.LABEL_MANAGED: "1", c.LABEL_PROJECT: project}, lease_prefix=lease_prefix(project))
+        labels = {c.LABEL_MANAGED: "1", c.LABEL_PROJECT: project}
+        result = self._remove_where(labels, lease_prefix=lease_prefix(project))
+        if self.backend is not None and self.unavailable_reason is None:
+            try:
+                close_egress_of(self.backend, {c.LABEL_PROJECT: project})
+            except SigmaExecError as exc:
+                log.warning("egress teardown of project %s: %s", project, exc)
+        return result
 
     def cleanup_all(self) -> CleanupResult:
         """Remove every container sigma-exec manages on this engine."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -34,9 +35,15 @@ class Paths(BaseModel):
     read_only: list[str] = Field(default_factory=list, description="changes here are refused")
 
 
+class NetworkMode(StrEnum):
+    NONE = "none"  # closes the network whatever a caller asks
+    ALLOWLIST = "allowlist"  # only `allow` host:port pairs, through the egress proxy
+
+
 class Network(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    mode: NetworkPolicy | None = None  # None: no opinion; "none" closes the network whatever is asked
+    mode: NetworkMode | None = None  # None: no opinion
+    allow: list[str] = Field(default_factory=list, description="host:port patterns, within EGRESS_ALLOWLIST")
 
 
 class ProjectPolicy(BaseModel):
@@ -90,7 +97,7 @@ def effective_settings(settings: Settings, policy: ProjectPolicy) -> Settings:
     """The operator's settings, tightened by the policy: a policy never loosens anything."""
     lim = policy.limits
     network = settings.SANDBOX_NETWORK
-    if policy.network.mode == NetworkPolicy.NONE:
+    if policy.network.mode is not None:  # "none", or an allow-list that replaces any bridge
         network = NetworkPolicy.NONE  # a policy may close the network; opening it is the operator's call
     return settings.model_copy(
         update={

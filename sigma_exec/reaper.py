@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from sigma_exec import constants as c
 from sigma_exec.docker_backend import DockerBackend
+from sigma_exec.egress import reap_orphan_egress
 from sigma_exec.errors import SigmaExecError
 from sigma_exec.images import base_image_ref, image_repo
 from sigma_exec.languages import load_profiles
@@ -27,6 +28,7 @@ class ReapReport(BaseModel):
     examined: int = 0
     removed: list[str] = Field(default_factory=list)
     removed_images: list[str] = Field(default_factory=list)
+    removed_networks: list[str] = Field(default_factory=list)
     reasons: dict[str, str] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)
 
@@ -103,6 +105,7 @@ def reap(
                 report.reasons[container_id] = reason
         except SigmaExecError as exc:
             report.errors.append(f"{container_id[:12]}: {exc}")
+    report.removed_networks = reap_orphan_egress(backend, node)
     return report
 
 

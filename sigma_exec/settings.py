@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     SANDBOX_TMP_SIZE_MB: int = Field(512, ge=8)
     SANDBOX_WORKSPACE_SIZE_MB: int = Field(1024, ge=8)
     SANDBOX_NETWORK: NetworkPolicy = NetworkPolicy.NONE
+    EGRESS_ALLOWLIST: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="host:port patterns a project policy may allow (through the proxy)"
+    )
     SANDBOX_RUNTIME: str = Field("", description="e.g. runsc for gVisor; empty = engine default")
     EXEC_TIMEOUT: int = Field(300, ge=1, description="default seconds for execute_in_container")
     KILL_GRACE_SECONDS: int = Field(5, ge=1)
@@ -85,7 +88,7 @@ class Settings(BaseSettings):
     # Protected test files (globs): a proposal touching them is flagged.
     PROTECTED_PATHS: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("PROTECTED_PATHS", mode="before")
+    @field_validator("PROTECTED_PATHS", "EGRESS_ALLOWLIST", mode="before")
     @classmethod
     def _split_globs(cls, value: object) -> object:
         if isinstance(value, str):

@@ -21,6 +21,9 @@ from sigma_exec.reports._common import (
 FRAMEWORK = "gotest"
 _TERMINAL = {"pass": CaseOutcome.PASSED, "fail": CaseOutcome.FAILED, "skip": CaseOutcome.SKIPPED}
 _FAIL_LINE = re.compile(r"^FAIL\s+(\S+)\s+\[(?:build|setup) failed\]")
+# Before Go 1.24, a package that cannot be loaded (missing module offline, bad go.mod, inconsistent
+# vendoring) stops `go test` before any event, leaving only the go command's or compiler's message.
+_GO_COMMAND_ERROR = re.compile(r"^(?:go: |[^\s:]+\.go:\d+:\d+: )")
 _TEST_LINES = 20
 _PACKAGE_LINES = 40
 _TEXT_LINES = 400
@@ -47,6 +50,8 @@ def parse(data: bytes) -> ParsedReport:
     for line in decode(data).splitlines():
         _feed(stream, line)
     if not stream.events and not stream.failed_packages:
+        if any(_GO_COMMAND_ERROR.match(line) for line in stream.text):
+            return _setup_failure(stream)
         raise ReportUnreadable("no go test events")
     errored = _errored_packages(stream)
     counts = dict.fromkeys(_TERMINAL.values(), 0)
@@ -60,6 +65,14 @@ def parse(data: bytes) -> ParsedReport:
         tests_errored=len(errored),
         cases=_cases(stream),
         error=_error_text(stream, errored) if errored else None,
+    )
+
+
+def _setup_failure(stream: _Stream) -> ParsedReport:
+    """Return the run as one errored unit: the go command failed before it could test any package."""
+    message = clip("go test could not load the packages:\n" + "\n".join(stream.text), ERROR_CHARS)
+    return ParsedReport(
+        framework=FRAMEWORK, tests_passed=0, tests_failed=0, tests_skipped=0, tests_errored=1, error=message
     )
 
 

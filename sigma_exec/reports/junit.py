@@ -1,4 +1,9 @@
-"""JUnit XML: pytest --junitxml, Maven Surefire TEST-*.xml, JUnit Platform console launcher reports."""
+"""JUnit XML: pytest --junitxml, Maven Surefire TEST-*.xml, JUnit Platform console launcher reports.
+
+sigma-exec's own Java steps record a build that failed before any test ran (javac, Maven) as one
+errored case whose `<error type="sigma-exec.BuildFailure">` holds the compiler's output; that
+output also becomes the report's `error`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from xml.etree.ElementTree import Element
 
 from sigma_exec.models import CaseOutcome, ParsedReport, TestCase
 from sigma_exec.reports._common import (
+    ERROR_CHARS,
     MAX_CASES,
     ReportUnreadable,
     as_seconds,
@@ -16,6 +22,7 @@ from sigma_exec.reports._common import (
 )
 
 FRAMEWORK = "junit"
+BUILD_FAILURE = "sigma-exec.BuildFailure"
 _OUTCOME_TAGS = (
     ("failure", CaseOutcome.FAILED),
     ("error", CaseOutcome.ERRORED),
@@ -27,6 +34,7 @@ _OUTCOME_TAGS = (
 class _Tally:
     counts: dict[CaseOutcome, int] = field(default_factory=lambda: dict.fromkeys(CaseOutcome, 0))
     cases: list[TestCase] = field(default_factory=list)
+    build_failures: list[str] = field(default_factory=list)
 
     def add_case(self, case: TestCase) -> None:
         self.counts[case.outcome] += 1
@@ -42,6 +50,9 @@ def parse(data: bytes) -> ParsedReport:
     tally = _Tally()
     for element in root.iter("testcase"):
         tally.add_case(_case(element))
+        failure = element.find("error")
+        if failure is not None and failure.get("type") == BUILD_FAILURE:
+            tally.build_failures.append((failure.text or "").strip())
     for suite in root.iter("testsuite"):
         if suite.find("testsuite") is None and next(suite.iter("testcase"), None) is None:
             _add_suite_attributes(tally, suite)
@@ -52,6 +63,7 @@ def parse(data: bytes) -> ParsedReport:
         tests_skipped=tally.counts[CaseOutcome.SKIPPED],
         tests_errored=tally.counts[CaseOutcome.ERRORED],
         cases=tally.cases,
+        error=clip("build failed:\n" + "\n".join(tally.build_failures), ERROR_CHARS) if tally.build_failures else None,
     )
 
 

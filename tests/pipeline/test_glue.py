@@ -203,6 +203,12 @@ class FakeBackend:
     def all_images(self) -> list[dict[str, Any]]:
         return []
 
+    def list_networks(self, labels: dict[str, str]) -> list[dict[str, Any]]:
+        return []
+
+    def container_names(self, labels: dict[str, str]) -> dict[str, str]:
+        return {c["Id"]: c["Id"] for c in self.list_containers(labels)}
+
 
 def sandbox(cid: str, pipeline: str, *, expired: bool = False, node: str = "nodeA") -> dict[str, Any]:
     now = int(time.time())

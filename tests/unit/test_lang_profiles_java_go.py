@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sigma_exec.languages import list_workspace_files, load_profiles, resolve_language, select_framework
-from sigma_exec.reports import COVERAGE_KINDS, TEST_REPORT_KINDS
+from sigma_exec.reports import COVERAGE_KINDS, TEST_REPORT_KINDS, parse_coverage, parse_test_report
 
 SAMPLES = Path(__file__).parents[1] / "samples"
 
@@ -87,3 +87,41 @@ def test_every_shipped_shell_script_is_valid_posix_sh(target: str, tmp_path: Pat
     script.write_text(profile.image.files[target])
     checked = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stderr
+
+
+# ---- reports captured from the Java and Go images (tests/data/reports) ----------------------------
+DATA = Path(__file__).parents[1] / "data" / "reports"
+
+
+@pytest.mark.parametrize(
+    ("kind", "fixture", "counts", "in_error"),
+    [
+        # A syntax error under -coverprofile: the cover tool reports it; the other package still passes.
+        ("gotest", "gotest-go123-cover-build-failed.jsonl", (1, 0, 0, 1), "calc.go:5:1"),
+        # A module missing offline stops go test before any event: one errored run with the go message.
+        ("gotest", "gotest-go123-setup-failed.jsonl", (0, 0, 0, 1), "example.com/missing"),
+        # maven.sh and plain.sh record a failed compilation as one errored case (sigma-exec.BuildFailure).
+        ("junit", "junit-sigma-maven-build-failure.xml", (0, 0, 0, 1), "illegal start of expression"),
+        ("junit", "junit-sigma-javac-build-failure.xml", (0, 0, 0, 1), "cannot find symbol"),
+        ("junit", "junit-platform-gradle-sample-TEST-junit-vintage.xml", (1, 0, 1, 0), None),
+    ],
+)
+def test_captured_java_and_go_reports_give_exact_counts_and_the_compiler_message(
+    kind: str, fixture: str, counts: tuple[int, ...], in_error: str | None
+) -> None:
+    report = parse_test_report(kind, (DATA / fixture).read_bytes())
+    assert (report.tests_passed, report.tests_failed, report.tests_skipped, report.tests_errored) == counts
+    if in_error is None:
+        assert report.error is None
+    else:
+        assert report.error is not None and in_error in report.error
+
+
+def test_plain_text_that_is_not_a_go_error_is_still_an_unreadable_go_report() -> None:
+    report = parse_test_report("gotest", b"hello\nworld\n")
+    assert report.error == "report unreadable: no go test events" and report.tests_errored is None
+
+
+def test_the_jacoco_helper_report_gives_line_coverage() -> None:
+    found = parse_coverage("jacoco", (DATA / "jacoco-sigma-helper.xml").read_bytes())
+    assert found is not None and 0 < found.percent <= 100
