@@ -16,6 +16,7 @@ FALLBACK_REPORTS = [
     ReportSpec(kind="jest", path="jest.json"),
     ReportSpec(kind="gotest", path="gotest.json"),
     ReportSpec(kind="rspec", path="rspec.json"),
+    ReportSpec(kind="minitest", path="minitest.txt"),
 ]
 FALLBACK_COVERAGE = [
     ReportSpec(kind="coveragepy", path="coverage.json"),

@@ -112,10 +112,12 @@ print(json.dumps(out))
 """
 
 
-def submit_batch(redis_url: str, count: int, run: str, env: dict[str, str]) -> list[Submitted]:
+def submit_batch(
+    redis_url: str, count: int, run: str, env: dict[str, str], test_command: str | None = None
+) -> list[Submitted]:
     """Submit `count` fast proposals from a separate process (this process's Celery app stays untouched).
 
-    Every third proposal's test command fails, so both verdicts appear.
+    Every third proposal's test command fails, so both verdicts appear (unless `test_command` is given).
     """
     items = []
     for i in range(count):
@@ -125,7 +127,7 @@ def submit_batch(redis_url: str, count: int, run: str, env: dict[str, str]) -> l
                 "proposal_id": f"fault-{run}-{i:03d}",
                 "project_id": f"flt-{run}-{i:03d}",
                 "workspace": str(SAMPLE_PROJECT),
-                "test_command": "echo fault-soak; exit 3" if failing else "echo fault-soak",
+                "test_command": test_command or ("echo fault-soak; exit 3" if failing else "echo fault-soak"),
             }
         )
     done = subprocess.run(
@@ -139,7 +141,9 @@ def submit_batch(redis_url: str, count: int, run: str, env: dict[str, str]) -> l
     )
     ids = json.loads(done.stdout.decode().strip().splitlines()[-1])
     return [
-        Submitted(it["proposal_id"], it["project_id"], pid, "rejected" if i % 3 == 2 else "executed")
+        Submitted(
+            it["proposal_id"], it["project_id"], pid, "rejected" if i % 3 == 2 and not test_command else "executed"
+        )
         for i, (it, pid) in enumerate(zip(items, ids, strict=True))
     ]
 
