@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 REDIS_PORT ?= 6399
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system engine images redis bench soak lint
+.PHONY: run test setup system engine images images-python redis bench soak lint
 
-run: setup engine images
+run: setup engine images-python
 	$(BIN)/sigma-exec run examples/sample_project --language python --changes examples/sample_changes.json
 
 test: setup engine images redis
@@ -28,13 +28,16 @@ $(STAMP): pyproject.toml
 engine:
 	@bash scripts/ensure-engine.sh
 
-images: setup engine
+images-python: setup engine
 	$(BIN)/sigma-exec images build --language python
+
+images: setup engine
+	$(BIN)/sigma-exec images build
 
 redis: system
 	@bash scripts/ensure-redis.sh $(REDIS_PORT) .run
 
-bench: setup engine images redis
+bench: setup engine images-python redis
 	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m bench
 
 soak: setup engine images redis
