@@ -40,6 +40,7 @@ def _files(root: Path) -> set[str]:
             (5, 0, 2, 0),
         ),
     ],
+    ids=["maven-junit5", "gradle-layout-junit4-and-5"],
 )
 def test_a_java_project_is_tested_fixed_built_and_broken_through_the_executor(
     executor: DockerExecutor,
@@ -86,3 +87,53 @@ def test_a_java_project_is_tested_fixed_built_and_broken_through_the_executor(
     assert executor.stop_container(cid) is True
     assert labelled_containers(executor, project_id) == []
     assert _files(workspace) == host_files
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content)
+
+
+MODULE_POM = (
+    '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+    "<parent><groupId>mm</groupId><artifactId>parent</artifactId><version>1.0</version></parent>"
+    "<artifactId>{name}</artifactId>{deps}</project>"
+)
+
+
+def test_a_multi_module_maven_project_pinning_junit_4_12_is_tested_module_by_module(
+    tmp_path: Path, executor: DockerExecutor, sandbox
+) -> None:
+    # Given a reactor (core, and app depending on core) pinning junit 4.12, which Debian does not have.
+    _write(
+        tmp_path,
+        {
+            "pom.xml": '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+            "<groupId>mm</groupId><artifactId>parent</artifactId><version>1.0</version><packaging>pom</packaging>"
+            "<properties><maven.compiler.release>17</maven.compiler.release></properties>"
+            "<modules><module>core</module><module>app</module></modules><dependencies><dependency>"
+            "<groupId>junit</groupId><artifactId>junit</artifactId><version>4.12</version><scope>test</scope>"
+            "</dependency></dependencies></project>",
+            "core/pom.xml": MODULE_POM.format(name="core", deps=""),
+            "app/pom.xml": MODULE_POM.format(
+                name="app",
+                deps="<dependencies><dependency><groupId>mm</groupId><artifactId>core</artifactId>"
+                "<version>1.0</version></dependency></dependencies>",
+            ),
+            "core/src/main/java/m/M.java": "package m; public class M { public static int two() { return 2; } }",
+            "core/src/test/java/m/MTest.java": "package m; import org.junit.*; public class MTest {"
+            " @Test public void two() { Assert.assertEquals(2, M.two()); } @Ignore @Test public void later() {} }",
+            "app/src/test/java/a/ATest.java": "package a; import org.junit.*; public class ATest {"
+            " @Test public void three() { Assert.assertEquals(3, m.M.two()); } }",
+        },
+    )
+    cid = sandbox(tmp_path, "java")
+
+    result = executor.run_tests(cid, "java")
+
+    # Then every module's Surefire report counts: core passes one and skips one, app fails one.
+    assert _counts(result) == (1, 1, 1, 0), result.output
+    assert {case.classname for case in result.cases} == {"m.MTest", "a.ATest"}
+    assert result.coverage_percent == 100.0  # M.two() is the only main line, and it ran
+    assert "Debian's packaged versions" in result.output
