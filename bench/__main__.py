@@ -21,7 +21,7 @@ from typing import Any
 import docker
 from docker.types import Ulimit
 
-from bench.measure import ratio, rss_kb, timed
+from bench.measure import ratio, rss_kb, summarize, timed
 from sigma_exec import DockerExecutor, Settings
 from sigma_exec.pipeline import Proposal, run_pipeline
 
@@ -84,13 +84,7 @@ def bench_core(ex: DockerExecutor, pooled: DockerExecutor, client: docker.Docker
     for spec in list(pooled.pool._specs.values()):
         pooled.pool.wait_ready(spec, 60)
 
-    def pooled_trivial_paced() -> None:
-        pooled_trivial()
-        for spec in list(pooled.pool._specs.values()):  # type: ignore[union-attr]
-            pooled.pool.wait_ready(spec, 30)  # type: ignore[union-attr]  # refill is off the measured path
-
     results["exec_trivial"] = _timed_excluding_refill(pooled_trivial, pooled, RUNS)
-    del pooled_trivial_paced
     results["exec_trivial"]["ratio_vs_raw_cold"] = ratio(results["exec_trivial"], results["raw_cold_container"])
 
     _ok, cid, _ = ex.create_project_container(PROJECT, str(SAMPLE), "python")
@@ -122,8 +116,7 @@ def bench_core(ex: DockerExecutor, pooled: DockerExecutor, client: docker.Docker
 
 
 def _timed_excluding_refill(fn: Any, pooled: DockerExecutor, runs: int) -> dict[str, float]:
-    import statistics
-
+    """Time fn with the pool full before each run: the refill is off the measured path."""
     samples = []
     for _ in range(runs):
         for spec in list(pooled.pool._specs.values()):  # type: ignore[union-attr]
@@ -131,9 +124,7 @@ def _timed_excluding_refill(fn: Any, pooled: DockerExecutor, runs: int) -> dict[
         t0 = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t0)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return {"median_s": statistics.median(samples), "p95_s": p95, "min_s": samples[0], "runs": runs}
+    return summarize(samples)
 
 
 def bench_pipelines(ex: DockerExecutor, settings: Settings) -> dict:

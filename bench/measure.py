@@ -17,9 +17,14 @@ def timed(fn: Callable[[], Any], runs: int, warmup: int = 1) -> dict[str, float]
         t0 = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t0)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return {"median_s": statistics.median(samples), "p95_s": p95, "min_s": samples[0], "runs": runs}
+    return summarize(samples)
+
+
+def summarize(samples: list[float]) -> dict[str, float]:
+    """Median, p95 and min of timing samples, in seconds."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median_s": statistics.median(ordered), "p95_s": p95, "min_s": ordered[0], "runs": len(ordered)}
 
 
 def ratio(numerator: dict[str, float], denominator: dict[str, float]) -> float:

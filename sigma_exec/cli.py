@@ -61,6 +61,19 @@ def render_outcome(outcome: dict[str, Any]) -> None:
     out.print(f"verdict: [bold {colour}]{status.upper()}[/]")
 
 
+def _proposal_fields(args: argparse.Namespace, id_prefix: str) -> dict[str, Any]:
+    """A proposal from the command line (`run` and `submit` take the same arguments)."""
+    return {
+        "proposal_id": args.proposal_id or f"{id_prefix}-{uuid.uuid4().hex[:10]}",
+        "project_id": args.project_id,
+        "workspace": str(Path(args.workspace).resolve()),
+        "language": args.language,
+        "changes": _load_changes(args.changes),
+        "test_command": args.test_command,
+        "build_command": args.build_command,
+    }
+
+
 def _report(outcome: dict[str, Any], *, as_json: bool) -> int:
     """Print an outcome and return its exit code."""
     if as_json:
@@ -75,15 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sigma_exec.pipeline import Proposal, run_pipeline
 
     settings = Settings()
-    proposal = Proposal(
-        proposal_id=args.proposal_id or f"local-{uuid.uuid4().hex[:10]}",
-        project_id=args.project_id,
-        workspace=str(Path(args.workspace).resolve()),
-        language=args.language,
-        changes=_load_changes(args.changes),
-        test_command=args.test_command,
-        build_command=args.build_command,
-    )
+    proposal = Proposal(**_proposal_fields(args, "local"))
     with console.status("starting…") as status:
         executor = DockerExecutor(settings)
         outcome = run_pipeline(executor, proposal, settings, progress=lambda s: status.update(f"stage: {s}"))
@@ -146,15 +151,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from tasks import submit_proposal
     from tasks.client import follow
 
-    result = submit_proposal(
-        proposal_id=args.proposal_id or f"p-{uuid.uuid4().hex[:10]}",
-        project_id=args.project_id,
-        workspace=str(Path(args.workspace).resolve()),
-        language=args.language,
-        changes=_load_changes(args.changes),
-        test_command=args.test_command,
-        build_command=args.build_command,
-    )
+    result = submit_proposal(**_proposal_fields(args, "p"))
     if not args.wait:
         out.print(result.id)
         return 0

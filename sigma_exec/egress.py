@@ -64,9 +64,7 @@ def _firewall(action: str, subnet: str) -> None:
         raise SandboxError(f"cannot shield the host from {subnet}: {proc.stderr.strip()}")
 
 
-def open_egress(
-    backend: DockerBackend, settings: Settings, *, sandbox: ContainerSpec, allow: list[str]
-) -> Egress:
+def open_egress(backend: DockerBackend, settings: Settings, *, sandbox: ContainerSpec, allow: list[str]) -> Egress:
     """Network, firewall rule and proxy for one sandbox; nothing is left behind on failure."""
     if not backend.is_local:
         raise SandboxError("egress allow-lists need a local engine (the host firewall is set here)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 PROXY_PORT = 3128
 
-PROXY_SOURCE = r'''
+PROXY_SOURCE = r"""
 import asyncio, fnmatch, os, sys
 from urllib.parse import urlsplit
 
@@ -80,4 +80,4 @@ async def main():
         await server.serve_forever()
 
 asyncio.run(main())
-'''
+"""

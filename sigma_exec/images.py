@@ -67,9 +67,9 @@ def _file_hooks(profile: LanguageProfile, staging: str) -> list[str]:
     hooks = []
     for index, target in enumerate(sorted(profile.image.files)):
         parent = os.path.dirname(target)
-        hooks.append(f"--customize-hook=mkdir -p \"$1\"{shlex.quote(parent)}")
+        hooks.append(f'--customize-hook=mkdir -p "$1"{shlex.quote(parent)}')
         hooks.append(f"--customize-hook=upload {os.path.join(staging, str(index))} {target}")
-        hooks.append(f"--customize-hook=chmod 0644 \"$1\"{shlex.quote(target)}")
+        hooks.append(f'--customize-hook=chmod 0644 "$1"{shlex.quote(target)}')
     return hooks
 
 
@@ -251,8 +251,7 @@ def _normalise_pyproject(files: dict[str, bytes]) -> dict[str, bytes]:
     if not deps and not extra:
         return rest
     body = (
-        f"[project]\ndependencies = {json.dumps(deps)}\n"
-        f"[project.optional-dependencies]\ntest = {json.dumps(extra)}\n"
+        f"[project]\ndependencies = {json.dumps(deps)}\n[project.optional-dependencies]\ntest = {json.dumps(extra)}\n"
     )
     return {**rest, "pyproject.toml": body.encode()}
 
