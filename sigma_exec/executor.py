@@ -379,7 +379,9 @@ class DockerExecutor:
                 deadline_s=timeout + self.settings.KILL_GRACE_SECONDS,
                 on_deadline=commands.script(commands.KILL_ALL),
             )
-            oom = raw.exit_code == 137 and not raw.deadline_hit and self._oom_happened(container_id)
+            # An OOM kill of a child shows in the cgroup's counter even when the parent exits 1 (moby#18470):
+            # read it after every failing step (a passing step pays nothing).
+            oom = raw.exit_code not in (0, None) and not raw.deadline_hit and self._oom_happened(container_id)
         return execution_result(raw, timeout_s=timeout, oom_killed=oom)
 
     def _oom_happened(self, container_id: str) -> bool:

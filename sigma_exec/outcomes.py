@@ -106,7 +106,8 @@ def judge_tests(
     if report and report.error:
         error = report.error if not error else f"{error}; {report.error}"
     no_tests = execution.exit_code == 5 and framework == "pytest" and failed == 0
-    success = not execution.timed_out and failed == 0 and (execution.exit_code == 0 or no_tests)
+    # No tests collected is not a pass: a proposal that deletes the failing tests must not be executed.
+    success = not execution.timed_out and failed == 0 and execution.exit_code == 0
     if counts and execution.exit_code not in (0, None) and failed == 0 and not no_tests:
         error = f"runner exited with code {execution.exit_code} although its report shows no failure"
     if no_tests:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 from collections import deque
 
-_ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]|\x1b[ -/]*[0-~]")
+
+
+def _strip(data: bytes) -> bytes:
+    """Terminal escapes removed, and any ESC left over (a sequence cut in half) too."""
+    return _ANSI.sub(b"", data).replace(b"\x1b", b"")
 
 
 class BoundedOutput:
@@ -57,7 +62,7 @@ class BoundedOutput:
         tail = b"".join(self._tail)
         if self.truncated:
             cut = self.total - len(self._head) - len(tail)
-            body = bytes(self._head) + f"\n…[{cut} bytes cut]…\n".encode() + tail
+            body = _strip(bytes(self._head)) + f"\n…[{cut} bytes cut]…\n".encode() + _strip(tail)
         else:
-            body = bytes(self._head) + tail
-        return _ANSI.sub(b"", body).decode("utf-8", errors="replace")
+            body = _strip(bytes(self._head) + tail)
+        return body.decode("utf-8", errors="replace")

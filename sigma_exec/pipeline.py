@@ -7,6 +7,7 @@ processes; `run_pipeline` chains them in-process. Policy (`decide`) is pure.
 from __future__ import annotations
 
 import fnmatch
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sigma_exec.changes import normalise_path
+from sigma_exec.errors import InvalidChangeError
 from sigma_exec.executor import DockerExecutor
 from sigma_exec.models import BuildResult, TestResult
 from sigma_exec.settings import Settings
@@ -142,10 +145,38 @@ def stage_create(executor: DockerExecutor, state: PipelineState, pipeline_id: st
     return state
 
 
-def protected_hits(changes: list[dict[str, Any]], patterns: list[str]) -> list[str]:
-    """Change paths that match a PROTECTED_PATHS glob (pure)."""
-    paths = [str(ch.get("filepath", ch.get("path", ""))) for ch in changes if isinstance(ch, dict)]
-    return sorted({p for p in paths for pat in patterns if fnmatch.fnmatch(p.lstrip("./"), pat)})
+def protected_hits(changes: list[dict[str, Any]], patterns: list[str], workspace_files: list[str] = ()) -> list[str]:
+    """Change paths that touch a PROTECTED_PATHS glob (pure).
+
+    Paths are normalised like `apply_changes` does; deleting a directory touches every file under it.
+    """
+    hits: set[str] = set()
+    for change in changes:
+        if not isinstance(change, dict):
+            continue
+        try:
+            path = normalise_path(change.get("filepath", change.get("path")))
+        except InvalidChangeError:
+            continue  # refused by apply_changes anyway
+        under = [f for f in workspace_files if f.startswith(path + "/")] if change.get("delete") else []
+        touched = [path, *under]
+        if any(fnmatch.fnmatch(t, pat) for t in touched for pat in patterns) or (
+            change.get("delete") and any(pat.startswith(path + "/") for pat in patterns)
+        ):
+            hits.add(path)
+    return sorted(hits)
+
+
+def _workspace_files(workspace: str, limit: int = 100_000) -> list[str]:
+    """Relative file paths of the host workspace (links not followed), for protected-path checks."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(workspace, followlinks=False):
+        rel = os.path.relpath(dirpath, workspace)
+        found += [name if rel == "." else f"{rel}/{name}" for name in filenames]
+        if len(found) > limit:
+            break
+        dirnames.sort()
+    return found
 
 
 def stage_apply(executor: DockerExecutor, state: PipelineState, settings: Settings) -> PipelineState:
@@ -153,7 +184,9 @@ def stage_apply(executor: DockerExecutor, state: PipelineState, settings: Settin
         return state
     p = state.proposal
     patterns = [*settings.PROTECTED_PATHS, *executor.policy_for(p.project_id).paths.protected]
-    state.flagged_paths = protected_hits(p.changes, patterns)
+    deletes = any(isinstance(ch, dict) and ch.get("delete") for ch in p.changes)
+    files = _workspace_files(p.workspace) if patterns and deletes else []
+    state.flagged_paths = protected_hits(p.changes, patterns, files)
 
     def body() -> tuple[bool, str | None]:
         result = executor.apply_changes(state.container_id, p.changes)

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     SANDBOX_NOFILE: int = Field(4096, ge=64)
     SANDBOX_TMP_SIZE_MB: int = Field(512, ge=8)
     SANDBOX_WORKSPACE_SIZE_MB: int = Field(1024, ge=8)
+    SANDBOX_TMP_INODES: int = Field(65_536, ge=1024, description="files on /tmp and /var/tmp")
+    SANDBOX_WORKSPACE_INODES: int = Field(262_144, ge=1024, description="files on /workspace")
     SANDBOX_NETWORK: NetworkPolicy = NetworkPolicy.NONE
     EGRESS_ALLOWLIST: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="host:port patterns a project policy may allow (through the proxy)"

@@ -25,13 +25,17 @@ class TmpfsVolume(BaseModel):
     uid: int
     gid: int
     mode: str = "0755"
+    nr_inodes: int = 262_144
 
     @property
     def driver_options(self) -> dict[str, str]:
         return {
             "type": "tmpfs",
             "device": "tmpfs",
-            "o": f"size={self.size_mb}m,uid={self.uid},gid={self.gid},mode={self.mode},nosuid,nodev",
+            "o": (
+                f"size={self.size_mb}m,nr_inodes={self.nr_inodes},uid={self.uid},gid={self.gid},"
+                f"mode={self.mode},nosuid,nodev"
+            ),
         }
 
 
@@ -106,7 +110,9 @@ def build_container_spec(
     """The hardened create call for one project sandbox."""
     now = now or datetime.now(UTC)
     policy = network or settings.SANDBOX_NETWORK
-    tmp_opts = f"rw,exec,nosuid,nodev,size={settings.SANDBOX_TMP_SIZE_MB}m,mode=1777"
+    tmp_opts = (
+        f"rw,exec,nosuid,nodev,size={settings.SANDBOX_TMP_SIZE_MB}m,nr_inodes={settings.SANDBOX_TMP_INODES},mode=1777"
+    )
     return ContainerSpec(
         name=container_name(project_id, pipeline_id),
         image=image,
@@ -127,6 +133,7 @@ def build_container_spec(
                 size_mb=settings.SANDBOX_WORKSPACE_SIZE_MB,
                 uid=c.SANDBOX_UID,
                 gid=c.SANDBOX_GID,
+                nr_inodes=settings.SANDBOX_WORKSPACE_INODES,
             )
         ],
         network_mode="bridge" if policy == NetworkPolicy.BRIDGE else "none",

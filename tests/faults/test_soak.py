@@ -32,6 +32,7 @@ from pipeline_helpers import Cluster, Proc, sandboxes_of, wait_until
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 
+SOAK_PROPOSALS = int(os.environ.get("SIGMA_SOAK_PROPOSALS", "100"))
 RESTART_DOCKERD = os.environ.get("SIGMA_FAULTS_RESTART_DOCKERD") == "1"
 DOCKERD_RESTART_CMD = os.environ.get(
     "SIGMA_FAULTS_DOCKERD_RESTART_CMD",
@@ -124,6 +125,7 @@ def run_with_faults(cluster: Cluster, redis: RedisServer, projects: list[str], c
     return summary
 
 
+@pytest.mark.timeout(420)
 def test_ten_proposals_survive_a_worker_kill(
     own_redis: RedisServer, fault_cluster: Cluster, projects: list[str]
 ) -> None:
@@ -132,10 +134,16 @@ def test_ten_proposals_survive_a_worker_kill(
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(240 + 6 * SOAK_PROPOSALS + 180)  # the drive loop's own bound, plus set-up and teardown
+@pytest.mark.xfail(
+    strict=False,  # the loss depends on which stage boundary the outage hits; remove with the fix
+    reason="FINDING (see test_redis_outage.py): proposals at a stage boundary during the Redis restart "
+    "never get an outcome (3 and 4 of 100 in two recorded runs)",
+)
 def test_a_soak_survives_a_worker_kill_a_redis_restart_and_optionally_a_dockerd_restart(
     own_redis: RedisServer, fault_cluster: Cluster, projects: list[str]
 ) -> None:
-    count = int(os.environ.get("SIGMA_SOAK_PROPOSALS", "100"))
+    count = SOAK_PROPOSALS
     faults = Faults(restart_dockerd_at=0.7 if RESTART_DOCKERD else None)
     summary = run_with_faults(fault_cluster, own_redis, projects, count, faults)
     expected = ["kill-worker", "restart-redis"] + (["restart-dockerd"] if RESTART_DOCKERD else [])
