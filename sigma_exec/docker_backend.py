@@ -162,10 +162,14 @@ class DockerBackend:
         with _translate():
             return list(self.api.containers(all=True, filters=filters))
 
-    def create_network(self, name: str, labels: Mapping[str, str], internal: bool) -> dict[str, str]:
+    def create_network(
+        self, name: str, labels: Mapping[str, str], internal: bool, options: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """A user-defined bridge network; returns its id, subnet and gateway."""
         with _translate():
-            net_id = self.api.create_network(name, driver="bridge", internal=internal, labels=dict(labels))["Id"]
+            net_id = self.api.create_network(
+                name, driver="bridge", internal=internal, labels=dict(labels), options=dict(options or {})
+            )["Id"]
             config = (self.api.inspect_network(net_id).get("IPAM") or {}).get("Config") or [{}]
         return {"id": net_id, "subnet": config[0].get("Subnet", ""), "gateway": config[0].get("Gateway", "")}
 

@@ -140,3 +140,82 @@ def reap_orphan_egress(backend: DockerBackend, node: str) -> list[str]:
         if owner and owner not in alive:
             closed += close_egress_of(backend, {LABEL_EGRESS_FOR: owner})
     return closed
+
+
+# ---- the opt-in bridge network ------------------------------------------------------------------
+BRIDGE_NETWORK = "sigma-bridge"
+BRIDGE_INTERFACE = "sigma0"
+PRIVATE_RANGES = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,169.254.0.0/16,100.64.0.0/10"
+
+
+def bridge_rules() -> list[list[str]]:
+    """Rules for the opt-in bridge (pure): no traffic to the host itself, none to private ranges."""
+    # Each rule is inserted at the top in turn, so the ESTABLISHED exception (replies to connections the
+    # host itself opened) ends up above the DROP of everything a sandbox sends to the host.
+    return [
+        ["INPUT", "-i", BRIDGE_INTERFACE, "-m", "comment", "--comment", "sigma-bridge", "-j", "DROP"],
+        [
+            "INPUT",
+            "-i",
+            BRIDGE_INTERFACE,
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "ESTABLISHED,RELATED",
+            "-m",
+            "comment",
+            "--comment",
+            "sigma-bridge",
+            "-j",
+            "ACCEPT",
+        ],
+        [
+            "DOCKER-USER",
+            "-i",
+            BRIDGE_INTERFACE,
+            "-d",
+            PRIVATE_RANGES,
+            "-m",
+            "comment",
+            "--comment",
+            "sigma-bridge",
+            "-j",
+            "DROP",
+        ],
+    ]
+
+
+def ensure_bridge(backend: DockerBackend, node: str) -> str:
+    """The network for sandboxes that opt into a network: no inter-container traffic, host shielded.
+
+    Docker's default bridge lets containers talk to each other and to every host service on the
+    bridge address; this one has ICC off, and firewall rules drop traffic to the host and to private
+    ranges (cloud metadata included). Idempotent.
+    """
+    if not any(net.get("Name") == BRIDGE_NETWORK for net in backend.list_networks({c.LABEL_MANAGED: "1"})):
+        with contextlib.suppress(SandboxError):  # another worker created it at the same moment
+            backend.create_network(
+                BRIDGE_NETWORK,
+                {c.LABEL_MANAGED: "1", c.LABEL_ROLE: "bridge"},
+                internal=False,
+                options={
+                    "com.docker.network.bridge.enable_icc": "false",
+                    "com.docker.network.bridge.name": BRIDGE_INTERFACE,
+                },
+            )
+    if backend.is_local:
+        for rule in bridge_rules():
+            _ensure_rule(rule)
+    else:
+        log.warning("remote engine: the %s firewall rules must be installed on that host", BRIDGE_NETWORK)
+    return BRIDGE_NETWORK
+
+
+def _ensure_rule(rule: list[str]) -> None:
+    if not shutil.which("iptables"):
+        raise SandboxError("iptables is not installed: a bridge sandbox cannot be shielded from the host")
+    check = subprocess.run(["iptables", "-C", *rule], capture_output=True, timeout=30, check=False)
+    if check.returncode != 0:
+        added = subprocess.run(["iptables", "-I", *rule], capture_output=True, text=True, timeout=30, check=False)
+        if added.returncode != 0:
+            raise SandboxError(f"cannot install firewall rule {' '.join(rule)}: {added.stderr.strip()}")

@@ -19,7 +19,14 @@ from sigma_exec import cgroups, commands
 from sigma_exec import constants as c
 from sigma_exec.archive import read_regular_files, workspace_tar
 from sigma_exec.docker_backend import DockerBackend
-from sigma_exec.egress import LABEL_EGRESS_FOR, close_egress_of, effective_allowlist, open_egress
+from sigma_exec.egress import (
+    BRIDGE_NETWORK,
+    LABEL_EGRESS_FOR,
+    close_egress_of,
+    effective_allowlist,
+    ensure_bridge,
+    open_egress,
+)
 from sigma_exec.errors import ContainerNotFoundError, InvalidRequestError, SigmaExecError
 from sigma_exec.gpu import GpuRequest, device_requests, node_gpu_count, parse_gpu_request
 from sigma_exec.images import ensure_base_image, ensure_project_image
@@ -189,6 +196,8 @@ class DockerExecutor:
                     "device_requests": device_requests(gpu_request),
                 }
             )
+            if spec.network_mode == BRIDGE_NETWORK:
+                ensure_bridge(engine, self.settings.node)
             if rules.network.mode == NetworkMode.ALLOWLIST:
                 container_id = self._start_behind_proxy(engine, spec, payload, rules, profile)
             else:

@@ -136,6 +136,7 @@ def build_container_spec(
                 nr_inodes=settings.SANDBOX_WORKSPACE_INODES,
             )
         ],
-        network_mode="bridge" if policy == NetworkPolicy.BRIDGE else "none",
+        # Opting in means the shielded sigma-bridge (ICC off, host and private ranges dropped), never Docker's default.
+        network_mode="sigma-bridge" if policy == NetworkPolicy.BRIDGE else "none",
         runtime=settings.SANDBOX_RUNTIME or None,
     )

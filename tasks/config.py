@@ -111,6 +111,12 @@ def celery_config(settings: Settings, queue: QueueSettings) -> dict[str, Any]:
         "result_backend_transport_options": {"visibility_timeout": limits.visibility_s},
         "visibility_timeout": limits.visibility_s,
         "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,  # a worker outlives a Redis restart
+        # Publishing the next stage (or a retry) rides out a Redis restart instead of dropping the chain.
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {"max_retries": 30, "interval_start": 0, "interval_step": 1, "interval_max": 5},
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": 30,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

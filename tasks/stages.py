@@ -16,15 +16,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from celery import Task, chain
 from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 
 from sigma_exec import constants as c
-from sigma_exec.errors import DockerUnavailableError, RetryableError
+from sigma_exec.errors import BrokerUnavailableError, DockerUnavailableError, RetryableError
 from sigma_exec.executor import DockerExecutor
 from sigma_exec.pipeline import (
     PipelineState,
@@ -41,6 +43,8 @@ from sigma_exec.pipeline import (
 from tasks import runtime
 from tasks.app import app
 from tasks.config import node_queue
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -128,27 +132,46 @@ def _give_up(env: Envelope, stage: Stage, reason: str) -> Envelope:
     return env
 
 
+def _with_broker(fn: Callable[[], T], attempts: int = 12, cap_s: float = 5.0) -> T:
+    """Run a Redis call, riding out a short outage in-process.
+
+    Retrying here (rather than with Task.retry, which must publish to the very Redis that is down)
+    keeps this delivery unacknowledged: if the worker dies meanwhile, the visibility timeout brings
+    the message back.
+    """
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except (BrokerUnavailableError, RedisError, OSError) as exc:
+            if attempt == attempts - 1:
+                raise BrokerUnavailableError(f"redis unavailable: {exc}") from exc
+            time.sleep(min(cap_s, 0.5 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
 def _report(task: Task, env: Envelope, stage: Stage, delivery: int) -> None:
     """Refresh the pipeline's lease and publish PROGRESS for Flower and `tasks.client.follow`."""
     proposal_id = env.state.proposal.proposal_id
     node = runtime.settings().node
-    runtime.store().hold_lease(
-        env.pipeline_id,
-        runtime.limits().lease_s,
-        proposal_id=proposal_id,
-        stage=str(stage),
-        task_id=task.request.id or "",
-        node=node,
-        delivery=delivery,
+    _with_broker(
+        lambda: runtime.store().hold_lease(
+            env.pipeline_id,
+            runtime.limits().lease_s,
+            proposal_id=proposal_id,
+            stage=str(stage),
+            task_id=task.request.id or "",
+            node=node,
+            delivery=delivery,
+        )
     )
     meta = {"stage": str(stage), "proposal_id": proposal_id, "pipeline_id": env.pipeline_id, "node": node}
-    task.update_state(state="PROGRESS", meta=meta)
+    _with_broker(lambda: task.update_state(state="PROGRESS", meta=meta))
 
 
 def run_stage(task: Task, env: Envelope, stage: Stage, step: StageStep) -> Envelope:
     """One delivery of one stage; errors become data (see the module docstring)."""
     try:
-        delivery = runtime.store().count_delivery(task.request.id or "", task.request.retries)
+        delivery = _with_broker(lambda: runtime.store().count_delivery(task.request.id or "", task.request.retries))
         lost = delivery - 1
         if lost >= runtime.queue_settings().CELERY_MAX_DELIVERIES:
             return _give_up(env, stage, f"worker lost {lost} times during the {stage} stage")
@@ -179,11 +202,13 @@ def _pinned(task: Task, raw: dict[str, Any]) -> Envelope:
 def _finish(task: Task, env: Envelope) -> dict[str, Any]:
     outcome = bound_outcome(decide(env.state, runtime.settings()).model_dump(mode="json"))
     try:
-        runtime.store().finish(
-            env.pipeline_id,
-            env.state.proposal.proposal_id,
-            outcome,
-            runtime.queue_settings().OUTCOME_TTL_SECONDS,
+        _with_broker(
+            lambda: runtime.store().finish(
+                env.pipeline_id,
+                env.state.proposal.proposal_id,
+                outcome,
+                runtime.queue_settings().OUTCOME_TTL_SECONDS,
+            )
         )
     except RetryableError:
         if task.request.retries < (task.max_retries or 0):

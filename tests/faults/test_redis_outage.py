@@ -25,13 +25,6 @@ def _stage(redis: RedisServer, pipeline_id: str) -> str | None:
         return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: a Redis outage at a stage boundary loses the pipeline for good (no outcome, ever): "
-    "(a) the finished stage's chain callback publish fails ('Giving up refused callback publish', the task "
-    "fails and is acked), or (b) the next stage's Redis call raises BrokerUnavailableError and "
-    "autoretry's Task.retry cannot publish, so Celery rejects with requeue=False; the soak lost 3 and 4 of 100",
-)
 def test_a_pipeline_reaches_a_terminal_state_across_a_redis_outage(
     own_redis: RedisServer, fault_cluster: Cluster, projects: list[str]
 ) -> None:

@@ -50,7 +50,7 @@ def test_limits_and_network_follow_settings() -> None:
         500_000_000,
         256 * 1024 * 1024,
         64,
-        "bridge",
+        "sigma-bridge",
     )
 
 
