@@ -8,14 +8,23 @@ from sigma_exec import cli
 
 
 def test_status_without_redis_is_a_clean_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from tasks import runtime
+
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("CELERY_RESULT_BACKEND", "redis://127.0.0.1:1/0")
-    assert cli.main(["status", "nope"]) == 2
+    for cached in (runtime.settings, runtime.store):  # read the environment afresh, not an earlier test's
+        cached.cache_clear()
+    try:
+        assert cli.main(["status", "nope"]) == 2
+    finally:
+        monkeypatch.undo()
+        for cached in (runtime.settings, runtime.store):
+            cached.cache_clear()
     assert "redis unavailable" in capsys.readouterr().err
 
 
 def test_a_missing_changes_file_is_named() -> None:
-    with pytest.raises(SystemExit, match="no-such.json"):
+    with pytest.raises(SystemExit, match=r"no-such\.json"):
         cli._load_changes("no-such.json")
 
 

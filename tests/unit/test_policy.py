@@ -43,7 +43,7 @@ def test_unsafe_project_ids_get_only_the_defaults(project: str) -> None:
 
 def test_an_invalid_policy_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "policy.toml").write_text("[limits]\ncpus = 'lots'\n")
-    with pytest.raises(InvalidRequestError, match="policy.toml is invalid"):
+    with pytest.raises(InvalidRequestError, match=r"policy\.toml is invalid"):
         load_policy(tmp_path, "p")
 
 

@@ -143,8 +143,8 @@ def test_image_gc_removes_oldest_unused_images_until_the_budget_fits() -> None:
 @pytest.mark.parametrize(
     ("cpus", "memory_mb", "overrides", "expected"),
     [
-        (2, 24_000, {}, 2),  # this machine: CPU-bound, 2 cores × 2 overcommit / 2 cores each
-        (16, 8_000, {}, 3),  # memory-bound: 8 GB × 0.8 / 2 GB
+        (2, 24_000, {}, 2),  # this machine: CPU-bound, 2 cores x 2 overcommit / 2 cores each
+        (16, 8_000, {}, 3),  # memory-bound: 8 GB x 0.8 / 2 GB
         (2, 24_000, {"SANDBOX_CPUS": 0.5}, 8),
         (1, 1_000, {}, 1),  # never below one
     ],
