@@ -297,6 +297,34 @@ class DockerExecutor:
         self._forget(container_id)
         return removed
 
+    def run_snippet(self, language: str, command: str | Sequence[str], timeout: int | None = None) -> ExecutionResult:
+        """Run one command in a fresh sandbox of `language` with an empty workspace, then discard it.
+
+        With a warm pool (POOL_SIZE > 0) the sandbox is already running and is removed in the background
+        afterwards, so the call costs about one exec; without one, a sandbox is created and removed.
+        """
+
+        def run() -> ExecutionResult:
+            profile = resolve_language(language)
+            engine = self._engine()
+            image = ensure_base_image(engine, profile, self.settings)
+            spec = build_container_spec(self.settings, image=image, project_id="", language=profile.name, env={})
+            container_id = self.pool.acquire(spec, None) if self.pool else None
+            if container_id is None:
+                container_id = engine.create_container(spec)
+                engine.start(container_id)
+            self._known[container_id] = dict(spec.labels)
+            try:
+                return self._execute(container_id, command, timeout or self.settings.EXEC_TIMEOUT, {})
+            finally:
+                if self.pool is not None:
+                    self.pool.discard_later(container_id)
+                else:
+                    engine.remove(container_id)
+                self._forget(container_id)
+
+        return self._guard(run, lambda msg: ExecutionResult(success=False, error=msg))
+
     def release_container(self, container_id: str) -> bool:
         """Like `stop_container`, but the removal happens in the background (pool thread).
 

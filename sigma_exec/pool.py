@@ -58,8 +58,8 @@ class WarmPool:
         self._wake.set()
         return key
 
-    def acquire(self, spec: ContainerSpec, name: str) -> str | None:
-        """A started container matching `spec`, renamed to `name`; None when none is ready."""
+    def acquire(self, spec: ContainerSpec, name: str | None) -> str | None:
+        """A started container matching `spec`, renamed to `name` (kept as is for None); None when none is ready."""
         key = self.register(spec)
         while True:
             with self._lock:
@@ -72,7 +72,8 @@ class WarmPool:
                 self._discard(container_id)
                 continue
             try:
-                self.backend.rename(container_id, name)
+                if name is not None:
+                    self.backend.rename(container_id, name)
                 return container_id
             except SigmaExecError as exc:
                 log.warning("pooled container %s unusable: %s", container_id[:12], exc)

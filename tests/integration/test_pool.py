@@ -77,3 +77,20 @@ def test_closing_the_pool_removes_its_idle_containers(project_id: str, tmp_path:
     ex.close()
     left = {item["Id"] for item in ex.backend.list_containers({c.LABEL_ROLE: ROLE_POOL, c.LABEL_NODE: "test-node"})}
     assert not left & {item["Id"] for item in idle}
+
+
+def test_a_snippet_runs_in_a_fresh_pooled_sandbox_that_is_then_discarded(pooled) -> None:
+    first = pooled.run_snippet("python", "echo planted > /tmp/mark; python3 -c 'print(6*7)'")
+    assert first.success and first.output.strip() == "42"
+    second = pooled.run_snippet("py", "ls /tmp; id -u")
+    assert second.success and "mark" not in second.output and second.output.split()[-1] == "1000"
+    assert pooled.run_snippet("cobol", "true").error.startswith("unknown language 'cobol'")
+
+
+def test_a_snippet_without_a_pool_leaves_nothing_behind(executor: DockerExecutor) -> None:
+    assert executor.backend is not None
+    before = {c["Id"] for c in executor.backend.list_containers({"sigma.managed": "1"})}
+    result = executor.run_snippet("python", "echo ran; exit 3")
+    assert result.exit_code == 3 and result.success is False and result.output.strip() == "ran"
+    after = {c["Id"] for c in executor.backend.list_containers({"sigma.managed": "1"})}
+    assert after <= before  # the snippet's sandbox is gone
