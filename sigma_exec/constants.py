@@ -14,11 +14,9 @@ LABEL_CREATED_AT: Final = "sigma.created-at"
 LABEL_EXPIRES_AT: Final = "sigma.expires-at"
 LABEL_LANGUAGE: Final = "sigma.language"
 LABEL_ROLE: Final = "sigma.role"
-LABEL_RECIPE_HASH: Final = "sigma.recipe-hash"
 LABEL_DEPS_HASH: Final = "sigma.deps-hash"
 
 ROLE_PROJECT: Final = "project"
-ROLE_BASE_IMAGE: Final = "base-image"
 ROLE_DEPS_IMAGE: Final = "deps-image"
 
 # Paths inside the sandbox.
@@ -38,8 +36,6 @@ CAPS_KEPT: Final = ("CHOWN", "SETUID", "SETGID")
 
 # Exit codes with a meaning of their own.
 EXIT_KILLED: Final = 137  # 128 + SIGKILL
-EXIT_TIMEOUT_KILL: Final = 137  # `timeout -s KILL` also ends in SIGKILL
-EXIT_NO_TESTS_COLLECTED: Final = 5  # pytest
 
 # Caps on what is read back from the untrusted container.
 REPORT_CAP_BYTES: Final = 16 * 1024 * 1024

@@ -252,10 +252,6 @@ class DockerBackend:
             _close_socket(sock)
             reader.join(5)
 
-    def exec_quick(self, container_id: str, argv: Sequence[str], *, user: str, cap_bytes: int = 1 << 20) -> RawExec:
-        """A short helper command of sigma-exec's own (path checks, report packing)."""
-        return self.exec_bounded(container_id, argv, user=user, cap_bytes=cap_bytes, deadline_s=60)
-
     def exec_capture(
         self, container_id: str, argv: Sequence[str], *, user: str, cap_bytes: int, deadline_s: float = 60
     ) -> tuple[int | None, bytes]:

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 
 from sigma_exec import constants as c
 from sigma_exec.docker_backend import DockerBackend
@@ -170,6 +169,3 @@ class WarmPool:
     def _discard(self, container_id: str) -> None:
         with contextlib.suppress(SigmaExecError):
             self.backend.remove(container_id)
-
-
-PoolFactory = Callable[[DockerBackend], WarmPool]
