@@ -3,12 +3,14 @@
 `celery -A tasks worker` consumes the shared `proposals` queue plus its own node's queue
 `node.<SIGMA_NODE or hostname>` (added on `celeryd_after_setup`, whatever `-Q` says), refuses to
 start when the time limits do not nest, registers its node in Redis with a heartbeat and sweeps
-its node's leftover containers once it is ready.
+its node's leftover containers once it is ready. Its heartbeat thread also publishes the requests
+the worker holds and sweeps for lost pipelines (`tasks.lost`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -88,10 +90,15 @@ def _node_offers_gpus() -> bool:
         return False
 
 
-def _beat_heartbeat(node: str, every_s: int) -> None:
+def _beat_heartbeat(node: str, worker: str, every_s: int) -> None:
+    """Every `every_s`: refresh the node entry, publish what this worker holds, sweep for lost pipelines."""
+    from tasks.lost import publish_running, sweep_lost_pipelines
+
     while not _heartbeat_stop.wait(every_s):
         try:
             runtime.store().register_node(node)
+            publish_running(worker, 3 * every_s)
+            sweep_lost_pipelines()
         except Exception as exc:  # a Redis blip must not kill the heartbeat
             log.warning("node %s heartbeat failed: %s", node, exc)
 
@@ -103,9 +110,10 @@ def register_and_sweep(sender: Any = None, **_: Any) -> None:
         runtime.store().register_node(node)
     except Exception as exc:
         log.error("node %s could not register in Redis: %s", node, exc)
+    worker = str(getattr(sender, "hostname", "") or f"{node}-{os.getpid()}")
     threading.Thread(
         target=_beat_heartbeat,
-        args=(node, runtime.queue_settings().NODE_HEARTBEAT_SECONDS),
+        args=(node, worker, runtime.queue_settings().NODE_HEARTBEAT_SECONDS),
         name="sigma-node-heartbeat",
         daemon=True,
     ).start()

@@ -49,9 +49,17 @@ def submit_proposal(
         build_command=build_command,
         gpus=gpus,
     )
-    pipeline_id = uuid.uuid4().hex
-    runtime.store().note_submitted(proposal.proposal_id, pipeline_id, runtime.queue_settings().OUTCOME_TTL_SECONDS)
-    return create.apply_async(args=[proposal.model_dump(mode="json")], task_id=pipeline_id, queue=proposal_queue(gpus))
+    pipeline_id, queue, payload = uuid.uuid4().hex, proposal_queue(gpus), proposal.model_dump(mode="json")
+    store = runtime.store()
+    # Tracked as pending before it is sent: `tasks.lost` re-runs it if its message vanishes.
+    store.note_submitted(
+        proposal.proposal_id, pipeline_id, runtime.queue_settings().OUTCOME_TTL_SECONDS, proposal=payload, queue=queue
+    )
+    try:
+        return create.apply_async(args=[payload], task_id=pipeline_id, queue=queue)
+    except BaseException:
+        store.forget_submission(proposal.proposal_id, pipeline_id)
+        raise
 
 
 def status(proposal_id: str) -> dict[str, Any] | None:

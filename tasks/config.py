@@ -42,6 +42,9 @@ class QueueSettings(BaseSettings):
     OUTCOME_TTL_SECONDS: int = Field(7 * 24 * 3600, ge=60, description="how long outcomes stay queryable")
     NODE_HEARTBEAT_SECONDS: int = Field(30, ge=1, description="a worker refreshes its node entry this often")
     NODE_FORGET_SECONDS: int = Field(24 * 3600, ge=60, description="a node silent this long gets no reap tasks")
+    LOST_PIPELINE_GRACE_SECONDS: int = Field(60, ge=1, description="a pending proposal is checked after this")
+    LOST_PIPELINE_CONFIRM_SECONDS: int = Field(30, ge=0, description="found nowhere twice this far apart: lost")
+    LOST_PIPELINE_RERUNS: int = Field(1, ge=0, description="a lost pipeline is sent again this often, then error")
 
 
 @dataclass(frozen=True)

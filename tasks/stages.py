@@ -171,7 +171,9 @@ def _report(task: Task, env: Envelope, stage: Stage, delivery: int) -> None:
 def run_stage(task: Task, env: Envelope, stage: Stage, step: StageStep) -> Envelope:
     """One delivery of one stage; errors become data (see the module docstring)."""
     try:
-        delivery = _with_broker(lambda: runtime.store().count_delivery(task.request.id or "", task.request.retries))
+        delivery = _with_broker(
+            lambda: runtime.store().count_delivery(task.request.id or "", task.request.retries, str(stage))
+        )
         lost = delivery - 1
         if lost >= runtime.queue_settings().CELERY_MAX_DELIVERIES:
             return _give_up(env, stage, f"worker lost {lost} times during the {stage} stage")
@@ -202,7 +204,7 @@ def _pinned(task: Task, raw: dict[str, Any]) -> Envelope:
 def _finish(task: Task, env: Envelope) -> dict[str, Any]:
     outcome = bound_outcome(decide(env.state, runtime.settings()).model_dump(mode="json"))
     try:
-        _with_broker(
+        return _with_broker(
             lambda: runtime.store().finish(
                 env.pipeline_id,
                 env.state.proposal.proposal_id,
@@ -233,8 +235,11 @@ def _chain_already_sent(pipeline_id: str) -> bool:
 
 
 @app.task(bind=True, base=StageTask, name="sigma.create")
-def create(self: Task, proposal: dict[str, Any]) -> dict[str, Any]:
-    """Create the sandbox, then hand the rest of the pipeline to this node's queue."""
+def create(self: Task, proposal: dict[str, Any], rerun: int = 0) -> dict[str, Any]:
+    """Create the sandbox, then hand the rest of the pipeline to this node's queue.
+
+    `rerun` counts how often `tasks.lost` sent a lost pipeline again (under the same id).
+    """
     pipeline_id = self.request.id or ""
     node = runtime.settings().node
     env = Envelope(
@@ -245,6 +250,9 @@ def create(self: Task, proposal: dict[str, Any]) -> dict[str, Any]:
     if runtime.store().lease(pipeline_id):  # an earlier delivery or attempt got this far
         if _chain_already_sent(pipeline_id):
             raise Ignore()  # an earlier delivery already handed over to the node queue
+        with contextlib.suppress(Exception):
+            _remove_leftovers(pipeline_id)
+    elif rerun:  # the lost run may have left a sandbox here (elsewhere: the reaper, once this one ends)
         with contextlib.suppress(Exception):
             _remove_leftovers(pipeline_id)
 
@@ -307,3 +315,13 @@ def _rescue_after_hard_limit(task_name: str, task_id: str, raw: Any, limit_s: fl
         cleanup.apply_async(args=[env.dump()], task_id=env.pipeline_id, queue=node_queue(env.origin_node))
     except Exception:
         log.exception("could not finish a pipeline after %s hit its hard time limit", task_name)
+
+
+def end_pipeline(pipeline_id: str, proposal: dict[str, Any], reason: str) -> None:
+    """End a pipeline from outside its chain (`tasks.lost`): record `error` and resolve its AsyncResult."""
+    state = PipelineState(proposal=Proposal.model_validate(proposal), status=ProposalStatus.ERROR, error=reason)
+    outcome = bound_outcome(decide(state, runtime.settings()).model_dump(mode="json"))
+    recorded = runtime.store().finish(
+        pipeline_id, state.proposal.proposal_id, outcome, runtime.queue_settings().OUTCOME_TTL_SECONDS
+    )
+    app.backend.mark_as_done(pipeline_id, recorded)

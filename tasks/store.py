@@ -9,9 +9,14 @@ Keys (all under `sigma:`):
     done:<pipeline id>            string + TTL      the pipeline has finished (its containers may go)
     proposal:<proposal id>        string + TTL      the pipeline now running this proposal
     outcome:<proposal id>         JSON + TTL        the final outcome
+    pending                       zset proposal → submit (or re-run) time, until its outcome is recorded
+    submission:<proposal id>      hash + TTL        pipeline id, queue, proposal JSON, re-runs (for `tasks.lost`)
+    lost-suspects                 hash proposal → first time its pipeline was found nowhere
+    running:<worker>              set + TTL         task and root ids a live worker holds in memory
     nodes                         zset node → last heartbeat (unix s)
     last-reap                     hash node → the node's last reap report (JSON)
     reaper-lock:<node>            string PX         one reaper per node at a time
+    lost-sweep-lock               string PX         one lost-pipeline sweep at a time
 """
 
 from __future__ import annotations
@@ -48,6 +53,15 @@ def outcome_key(proposal_id: str) -> str:
     return f"{PREFIX}outcome:{proposal_id}"
 
 
+def submission_key(proposal_id: str) -> str:
+    return f"{PREFIX}submission:{proposal_id}"
+
+
+PENDING_KEY: Final = f"{PREFIX}pending"
+SUSPECTS_KEY: Final = f"{PREFIX}lost-suspects"
+RUNNING_PREFIX: Final = f"{PREFIX}running:"
+
+
 class PipelineStore:
     """Thin typed operations over one Redis client."""
 
@@ -59,9 +73,13 @@ class PipelineStore:
         return cls(redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, decode_responses=True))
 
     # ---- deliveries ---------------------------------------------------------------------------
-    def count_delivery(self, task_id: str, retries: int = 0) -> int:
-        """Record one more start of this message (a retry is a new message); return the count."""
-        key = f"{PREFIX}deliveries:{task_id}:{retries}"
+    def count_delivery(self, task_id: str, retries: int = 0, stage: str = "") -> int:
+        """Record one more start of this message (a retry is a new message); return the count.
+
+        `stage` keeps apart two tasks sharing an id (create and the chain's last task both carry the
+        pipeline id).
+        """
+        key = f"{PREFIX}deliveries:{task_id}:{retries}" + (f":{stage}" if stage else "")
         with _translate():
             pipe = self.redis.pipeline()
             pipe.incr(key)
@@ -83,9 +101,96 @@ class PipelineStore:
                 pipe.set(f"{PREFIX}proposal:{fields['proposal_id']}", pipeline_id, ex=ttl_s)
             pipe.execute()
 
-    def note_submitted(self, proposal_id: str, pipeline_id: str, ttl_s: int) -> None:
+    def note_submitted(
+        self,
+        proposal_id: str,
+        pipeline_id: str,
+        ttl_s: int,
+        *,
+        proposal: dict[str, Any] | None = None,
+        queue: str = "",
+        now: float | None = None,
+    ) -> None:
+        """Record a submission; with `proposal`, track it as pending until its outcome is recorded."""
         with _translate():
-            self.redis.set(f"{PREFIX}proposal:{proposal_id}", pipeline_id, ex=ttl_s)
+            pipe = self.redis.pipeline()
+            pipe.set(f"{PREFIX}proposal:{proposal_id}", pipeline_id, ex=ttl_s)
+            if proposal is not None:
+                record = {"pipeline_id": pipeline_id, "queue": queue, "proposal": json.dumps(proposal), "reruns": "0"}
+                pipe.delete(submission_key(proposal_id))
+                pipe.hset(submission_key(proposal_id), mapping=record)
+                pipe.expire(submission_key(proposal_id), ttl_s)
+                pipe.zadd(PENDING_KEY, {proposal_id: now if now is not None else time.time()})
+            pipe.execute()
+
+    def forget_submission(self, proposal_id: str, pipeline_id: str) -> None:
+        """Undo `note_submitted` for a message that was never sent (best effort)."""
+        with contextlib.suppress(redis.RedisError):
+            if self.redis.hget(submission_key(proposal_id), "pipeline_id") == pipeline_id:
+                self.redis.zrem(PENDING_KEY, proposal_id)
+                self.redis.delete(submission_key(proposal_id))
+
+    def pending_since(self, cutoff: float) -> list[str]:
+        """Proposals submitted (or last re-run) before `cutoff` that have no recorded outcome yet."""
+        with _translate():
+            return [str(p) for p in self.redis.zrangebyscore(PENDING_KEY, "-inf", cutoff)]
+
+    def submission(self, proposal_id: str) -> dict[str, str] | None:
+        with _translate():
+            found = self.redis.hgetall(submission_key(proposal_id))
+        return {str(k): str(v) for k, v in found.items()} if found else None
+
+    def drop_pending(self, proposal_id: str) -> None:
+        with _translate():
+            self.redis.zrem(PENDING_KEY, proposal_id)
+            self.redis.hdel(SUSPECTS_KEY, proposal_id)
+
+    def note_rerun(self, proposal_id: str, now: float | None = None) -> int:
+        """Count one more re-run of a lost pipeline and restart its grace period; returns the count."""
+        with _translate():
+            pipe = self.redis.pipeline()
+            pipe.hincrby(submission_key(proposal_id), "reruns", 1)
+            pipe.zadd(PENDING_KEY, {proposal_id: now if now is not None else time.time()}, xx=True)
+            pipe.hdel(SUSPECTS_KEY, proposal_id)
+            count, _, _ = pipe.execute()
+        return int(count)
+
+    def suspect(self, proposal_ids: Iterable[str], now: float) -> dict[str, float]:
+        """Note that these proposals' pipelines were found nowhere; returns when each was first noted."""
+        ids = sorted(set(proposal_ids))
+        if not ids:
+            return {}
+        with _translate():
+            pipe = self.redis.pipeline()
+            for pid in ids:
+                pipe.hsetnx(SUSPECTS_KEY, pid, f"{now:.3f}")
+            pipe.hmget(SUSPECTS_KEY, ids)
+            first_seen = pipe.execute()[-1]
+        return {pid: float(seen) for pid, seen in zip(ids, first_seen, strict=True) if seen is not None}
+
+    def clear_suspects(self, proposal_ids: Iterable[str]) -> None:
+        ids = list(proposal_ids)
+        if ids:
+            with _translate():
+                self.redis.hdel(SUSPECTS_KEY, *ids)
+
+    # ---- what live workers hold in memory -----------------------------------------------------
+    def publish_running(self, worker: str, ids: Iterable[str], ttl_s: int) -> None:
+        """Replace the set of task and root ids `worker` holds (active or reserved), for `ttl_s`."""
+        key, members = f"{RUNNING_PREFIX}{worker}", sorted(set(ids))
+        with _translate():
+            pipe = self.redis.pipeline()
+            pipe.delete(key)
+            if members:
+                pipe.sadd(key, *members)
+                pipe.expire(key, ttl_s)
+            pipe.execute()
+
+    def running_ids(self) -> set[str]:
+        """Every id some live worker reported holding."""
+        with _translate():
+            keys = list(self.redis.scan_iter(match=f"{RUNNING_PREFIX}*", count=500))
+            return {str(m) for m in self.redis.sunion(keys)} if keys else set()
 
     def lease(self, pipeline_id: str) -> dict[str, str] | None:
         with _translate():
@@ -113,15 +218,38 @@ class PipelineStore:
         return live, dead
 
     # ---- outcomes -----------------------------------------------------------------------------
-    def finish(self, pipeline_id: str, proposal_id: str, outcome: dict[str, Any], ttl_s: int) -> None:
-        """Store the outcome, drop the lease and mark the pipeline done (one transaction)."""
-        with _translate():
-            pipe = self.redis.pipeline()
+    def finish(self, pipeline_id: str, proposal_id: str, outcome: dict[str, Any], ttl_s: int) -> dict[str, Any]:
+        """Record the outcome once per pipeline, drop the lease and mark the pipeline done.
+
+        One WATCH transaction. A second finish of the same pipeline (a redelivered last stage, or a
+        pipeline declared lost that came back after all) writes nothing and returns the outcome
+        recorded first, so every view of the proposal agrees. Returns the recorded outcome.
+        """
+        done = f"{PREFIX}done:{pipeline_id}"
+        recorded: dict[str, Any] = outcome
+
+        def transaction(pipe: Any) -> None:
+            nonlocal recorded
+            if pipe.exists(done):
+                raw = pipe.get(outcome_key(proposal_id))
+                recorded = json.loads(raw) if raw else outcome
+                pipe.multi()
+                return
+            recorded = outcome
+            submitted_by = pipe.hget(submission_key(proposal_id), "pipeline_id")
+            pipe.multi()
             pipe.set(outcome_key(proposal_id), json.dumps(outcome), ex=ttl_s)
-            pipe.set(f"{PREFIX}done:{pipeline_id}", proposal_id, ex=ttl_s)
+            pipe.set(done, proposal_id, ex=ttl_s)
             pipe.delete(lease_key(pipeline_id))
             pipe.set(f"{PREFIX}proposal:{proposal_id}", pipeline_id, ex=ttl_s)
-            pipe.execute()
+            if submitted_by in (None, pipeline_id):  # a newer submission of the proposal stays tracked
+                pipe.zrem(PENDING_KEY, proposal_id)
+                pipe.hdel(SUSPECTS_KEY, proposal_id)
+                pipe.delete(submission_key(proposal_id))
+
+        with _translate():
+            self.redis.transaction(transaction, done, outcome_key(proposal_id), submission_key(proposal_id))
+        return recorded
 
     def outcome(self, proposal_id: str) -> dict[str, Any] | None:
         with _translate():
@@ -151,11 +279,11 @@ class PipelineStore:
             found = self.redis.hgetall(f"{PREFIX}last-reap")
         return {str(node): json.loads(raw) for node, raw in found.items()}
 
-    # ---- reaper lock --------------------------------------------------------------------------
+    # ---- locks -------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def reaper_lock(self, node: str, ttl_ms: int) -> Iterator[bool]:
-        """Yield True when this caller holds the node's reaper lock (SET NX PX), else False."""
-        key, token = f"{PREFIX}reaper-lock:{node}", uuid.uuid4().hex
+    def lock(self, name: str, ttl_ms: int) -> Iterator[bool]:
+        """Yield True when this caller holds the lock `name` (SET NX PX), else False."""
+        key, token = f"{PREFIX}{name}", uuid.uuid4().hex
         with _translate():
             acquired = bool(self.redis.set(key, token, nx=True, px=ttl_ms))
         try:
@@ -163,6 +291,10 @@ class PipelineStore:
         finally:
             if acquired:
                 self._release(key, token)
+
+    def reaper_lock(self, node: str, ttl_ms: int) -> contextlib.AbstractContextManager[bool]:
+        """One reaper per node at a time."""
+        return self.lock(f"reaper-lock:{node}", ttl_ms)
 
     def _release(self, key: str, token: str) -> None:
         """Delete the lock only if it is still ours (compare-and-delete in a WATCH transaction)."""

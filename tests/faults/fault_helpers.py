@@ -37,6 +37,10 @@ FAST_LIMITS = {
     "CELERY_RETRY_BACKOFF_MAX": "2",
     "CELERY_VISIBILITY_TIMEOUT": "30",
     "CELERY_MAX_RETRIES": "8",
+    # The lost-pipeline sweep (tasks.lost) every 5 s: a message lost in a Redis restart is re-run quickly.
+    "NODE_HEARTBEAT_SECONDS": "5",
+    "LOST_PIPELINE_GRACE_SECONDS": "20",
+    "LOST_PIPELINE_CONFIRM_SECONDS": "10",
 }
 
 

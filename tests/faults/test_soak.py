@@ -135,12 +135,6 @@ def test_ten_proposals_survive_a_worker_kill(
 
 @pytest.mark.soak
 @pytest.mark.timeout(240 + 6 * SOAK_PROPOSALS + 180)  # the drive loop's own bound, plus set-up and teardown
-@pytest.mark.xfail(
-    strict=False,  # the loss depends on which stage boundary the outage hits; remove with the fix
-    reason="OPEN FINDING: with in-process broker retries, publish retries and the kombu ack fix, 1 of 100 "
-    "proposals still got no outcome across a Redis restart (was 3-4 of 100); a lost-pipeline sweeper is the "
-    "missing safety net",
-)
 def test_a_soak_survives_a_worker_kill_a_redis_restart_and_optionally_a_dockerd_restart(
     own_redis: RedisServer, fault_cluster: Cluster, projects: list[str]
 ) -> None:

@@ -111,7 +111,7 @@ def test_a_message_delivered_more_than_max_deliveries_gives_up_without_running(
     task = FakeTask()
     limit = runtime.queue_settings().CELERY_MAX_DELIVERIES
     for _ in range(limit):
-        store.count_delivery(task.request.id)
+        store.count_delivery(task.request.id, stage="test")
     ran: list[str] = []
 
     env = run_stage(task, envelope, Stage.TEST, lambda _ex, st: ran.append("ran") or st)

@@ -1,0 +1,231 @@
+"""Lost pipelines: every submitted proposal reaches a terminal state, even when its message vanished.
+
+kombu's Redis transport takes a message off its queue (BRPOP) and records it as unacknowledged in a
+second round trip; a broker restart between the two loses the message for good, and with it the
+pipeline. So `submit_proposal` records each proposal as pending (with its proposal and queue) until
+its outcome is recorded, and this sweep, run by every worker's heartbeat thread (one at a time, under
+a Redis lock), looks at the pending proposals past `LOST_PIPELINE_GRACE_SECONDS`:
+
+- its pipeline holds a lease, or a message of it is queued (any queue, any priority), unacknowledged,
+  or held in a live worker's memory: alive;
+- found nowhere: a suspect; found nowhere again at least `LOST_PIPELINE_CONFIRM_SECONDS` later: lost.
+
+A lost pipeline is sent again under the same id (the caller's `AsyncResult` stays valid) up to
+`LOST_PIPELINE_RERUNS` times, then ends `error` naming what happened. The outcome is recorded once
+per pipeline (`PipelineStore.finish`), so a pipeline that comes back after all cannot record twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from pydantic import BaseModel, Field
+
+from tasks.store import PREFIX, PipelineStore, lease_key
+
+log = logging.getLogger(__name__)
+
+SWEEP_LOCK: Final = "lost-sweep-lock"
+SWEEP_LOCK_TTL_MS: Final = 120_000
+# kombu's Redis transport layout (kombu.transport.redis.Channel): queue keys, priorities, unacked hash.
+KOMBU_SEP: Final = "\x06\x16"
+KOMBU_PRIORITY_STEPS: Final = (0, 3, 6, 9)
+KOMBU_UNACKED: Final = "unacked"
+KOMBU_BINDINGS: Final = "_kombu.binding.*"
+
+Resubmit = Callable[[str, dict[str, Any], str, int], None]  # pipeline id, proposal, queue, re-run number
+EndLost = Callable[[str, dict[str, Any], str], None]  # pipeline id, proposal, reason
+
+
+class LostSweep(BaseModel):
+    """What one sweep saw and did (JSON; logged and returned by `sigma-exec reap`)."""
+
+    checked: int = 0
+    alive: int = 0
+    suspects: list[str] = Field(default_factory=list)
+    rerun: list[str] = Field(default_factory=list)
+    ended: list[str] = Field(default_factory=list)
+    dropped: list[str] = Field(default_factory=list)
+    skipped: str | None = None
+
+
+def message_ids(raw: str | bytes) -> set[str]:
+    """Task id and root id of one serialized kombu message (empty for anything unreadable)."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return set()
+    if isinstance(message, list) and message:  # the unacked hash stores [message, exchange, routing key]
+        message = message[0]
+    headers = message.get("headers") if isinstance(message, dict) else None
+    if not isinstance(headers, dict):
+        return set()
+    return {str(headers[k]) for k in ("id", "root_id") if headers.get(k)}
+
+
+def queue_keys(queue_names: Iterable[str]) -> list[str]:
+    """Every Redis list kombu uses for these queues (one per priority step)."""
+    keys = []
+    for queue in sorted(set(queue_names)):
+        keys.extend(queue if pri == 0 else f"{queue}{KOMBU_SEP}{pri}" for pri in KOMBU_PRIORITY_STEPS)
+    return keys
+
+
+def declared_queues(store: PipelineStore) -> set[str]:
+    """Queue names from kombu's bindings plus the node queues of every node that ever registered."""
+    from tasks.config import GPU_PROPOSALS_QUEUE, PROPOSALS_QUEUE, node_queue
+
+    client = store.redis
+    names = {PROPOSALS_QUEUE, GPU_PROPOSALS_QUEUE}
+    names.update(node_queue(str(node)) for node in client.zrange(f"{PREFIX}nodes", 0, -1))
+    for key in client.scan_iter(match=KOMBU_BINDINGS, count=500):
+        for member in client.smembers(key):
+            names.add(str(member).split(KOMBU_SEP)[-1])
+    return names
+
+
+def ids_in_broker(store: PipelineStore) -> set[str]:
+    """Ids of every message queued or unacknowledged, then of every request a live worker holds.
+
+    Read in the direction messages move (queue → unacked → worker) so that one moving along is seen.
+    """
+    client, found = store.redis, set()
+    for key in queue_keys(declared_queues(store)):
+        for raw in client.lrange(key, 0, -1):
+            found |= message_ids(raw)
+    for raw in client.hvals(KOMBU_UNACKED):
+        found |= message_ids(raw)
+    return found | store.running_ids()
+
+
+def sweep(
+    store: PipelineStore,
+    *,
+    grace_s: float,
+    confirm_s: float,
+    max_reruns: int,
+    resubmit: Resubmit,
+    end_lost: EndLost,
+    now: float | None = None,
+) -> LostSweep:
+    """One pass over the pending proposals (see the module docstring); errors reach the caller."""
+    now = time.time() if now is None else now
+    report = LostSweep()
+    with store.lock(SWEEP_LOCK, SWEEP_LOCK_TTL_MS) as held:
+        if not held:
+            report.skipped = "another sweep holds the lock"
+            return report
+        candidates = _candidates(store, store.pending_since(now - grace_s), report)
+        if not candidates:
+            return report
+        seen = ids_in_broker(store)
+        leased = _leased(store, candidates.values())
+        found = seen | leased
+        alive = {prop for prop, sub in candidates.items() if sub["pipeline_id"] in found}
+        report.alive = len(alive)
+        store.clear_suspects(alive)
+        first_seen = store.suspect((p for p in candidates if p not in alive), now)
+        for proposal_id, since in sorted(first_seen.items()):
+            if now - since < confirm_s:
+                report.suspects.append(proposal_id)
+                continue
+            _act_on_lost(store, proposal_id, candidates[proposal_id], max_reruns, resubmit, end_lost, report, now)
+    return report
+
+
+def _candidates(store: PipelineStore, proposal_ids: list[str], report: LostSweep) -> dict[str, dict[str, str]]:
+    """Pending proposals still worth checking; drops those already finished or no longer recorded."""
+    report.checked = len(proposal_ids)
+    candidates = {}
+    for proposal_id in proposal_ids:
+        submission = store.submission(proposal_id)
+        if submission is None or store.redis.exists(f"{PREFIX}done:{submission.get('pipeline_id', '')}"):
+            store.drop_pending(proposal_id)
+            report.dropped.append(proposal_id)
+            continue
+        candidates[proposal_id] = submission
+    return candidates
+
+
+def _leased(store: PipelineStore, submissions: Iterable[dict[str, str]]) -> set[str]:
+    ids = [s["pipeline_id"] for s in submissions]
+    pipe = store.redis.pipeline()
+    for pid in ids:
+        pipe.exists(lease_key(pid))
+    return {pid for pid, flag in zip(ids, pipe.execute(), strict=True) if flag}
+
+
+def _act_on_lost(
+    store: PipelineStore,
+    proposal_id: str,
+    submission: dict[str, str],
+    max_reruns: int,
+    resubmit: Resubmit,
+    end_lost: EndLost,
+    report: LostSweep,
+    now: float,
+) -> None:
+    pipeline_id, proposal = submission["pipeline_id"], json.loads(submission["proposal"])
+    reruns = int(submission.get("reruns") or 0)
+    if reruns < max_reruns:
+        count = store.note_rerun(proposal_id, now)
+        log.warning("pipeline %s of proposal %s was lost; re-run %d", pipeline_id, proposal_id, count)
+        resubmit(pipeline_id, proposal, submission.get("queue") or "", count)
+        report.rerun.append(proposal_id)
+        return
+    reason = (
+        f"pipeline lost: no message of pipeline {pipeline_id} was left in the broker (e.g. after a Redis restart)"
+        + (f", also after {reruns} re-run(s)" if reruns else "")
+        + "; submit the proposal again"
+    )
+    log.error("proposal %s: %s", proposal_id, reason)
+    end_lost(pipeline_id, proposal, reason)
+    store.drop_pending(proposal_id)
+    report.ended.append(proposal_id)
+
+
+def sweep_lost_pipelines(now: float | None = None) -> LostSweep:
+    """Run one sweep with this process's settings, re-running through Celery (see the module docstring)."""
+    from tasks import runtime
+    from tasks.stages import create, end_pipeline
+
+    queue = runtime.queue_settings()
+
+    def resubmit(pipeline_id: str, proposal: dict[str, Any], queue_name: str, rerun: int) -> None:
+        options: dict[str, Any] = {"queue": queue_name} if queue_name else {}
+        create.apply_async(args=[proposal], kwargs={"rerun": rerun}, task_id=pipeline_id, **options)
+
+    report = sweep(
+        runtime.store(),
+        grace_s=queue.LOST_PIPELINE_GRACE_SECONDS,
+        confirm_s=queue.LOST_PIPELINE_CONFIRM_SECONDS,
+        max_reruns=queue.LOST_PIPELINE_RERUNS,
+        resubmit=resubmit,
+        end_lost=end_pipeline,
+        now=now,
+    )
+    if report.rerun or report.ended or report.suspects:
+        log.warning("lost-pipeline sweep: %s", report.model_dump_json())
+    if report.ended:  # their sandboxes (on whichever node) may go now that the pipelines are done
+        from tasks.reaping import reap_all_nodes
+
+        reap_all_nodes.apply_async()
+    return report
+
+
+def publish_running(worker: str, ttl_s: int) -> None:
+    """Tell the sweep which task and root ids this worker process holds (active or reserved)."""
+    from celery.worker import state
+
+    from tasks import runtime
+
+    ids: set[str] = set()
+    with contextlib.suppress(RuntimeError):  # the sets may change while being read
+        for request in list(state.active_requests) + list(state.reserved_requests):
+            ids.update(x for x in (request.id, request.root_id) if x)
+    runtime.store().publish_running(worker, ids, ttl_s)

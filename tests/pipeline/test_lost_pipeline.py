@@ -1,0 +1,127 @@
+"""Lost pipelines with a real Redis, real workers and real Docker: a message that vanished from the broker.
+
+The loss is made for real: the pipeline's message is removed from the Redis queue (or from kombu's
+unacknowledged hash after its worker was SIGKILLed), which is what a broker restart between BRPOP
+and the unacked write does. Workers here sweep every 2 s with a 1 s grace and a 2 s confirmation.
+"""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from typing import Any
+
+import pytest
+import redis
+from pipeline_helpers import SAMPLE_PROJECT, Cluster, sandboxes_of, wait_until
+
+from tasks.lost import message_ids
+
+pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
+
+FAST_SWEEP = {
+    "NODE_HEARTBEAT_SECONDS": "2",
+    "LOST_PIPELINE_GRACE_SECONDS": "1",
+    "LOST_PIPELINE_CONFIRM_SECONDS": "2",
+    "TEST_TIMEOUT": "10",
+    "BUILD_TIMEOUT": "10",
+    "AUTO_BUILD": "false",
+    "CELERY_SOFT_TIME_LIMIT": "20",
+    "CELERY_TIME_LIMIT": "25",
+    "CELERY_RETRY_BACKOFF_MAX": "2",
+    "CELERY_VISIBILITY_TIMEOUT": "30",
+}
+
+
+def submit(project_id: str, test_command: str = "echo lost-and-found") -> Any:
+    from tasks import submit_proposal
+
+    return submit_proposal(
+        proposal_id=f"lost-{uuid.uuid4().hex[:10]}",
+        project_id=project_id,
+        workspace=str(SAMPLE_PROJECT),
+        language="python",
+        changes=[],
+        test_command=test_command,
+    )
+
+
+def drop_queued(client: redis.Redis, queue: str, pipeline_id: str) -> int:
+    """Remove every queued message of the pipeline from `queue` (as a lost BRPOP would)."""
+    mine = [raw for raw in client.lrange(queue, 0, -1) if pipeline_id in message_ids(raw)]
+    return sum(int(client.lrem(queue, 0, raw)) for raw in mine)
+
+
+def drop_unacked(client: redis.Redis, pipeline_id: str) -> int:
+    tags = [tag for tag, raw in client.hgetall("unacked").items() if pipeline_id in message_ids(raw)]
+    return int(client.hdel("unacked", *tags)) if tags else 0
+
+
+def pending(client: redis.Redis) -> list[bytes]:
+    return list(client.zrange("sigma:pending", 0, -1))
+
+
+def test_a_queued_message_that_vanished_is_sent_again_under_the_same_id(
+    cluster: Cluster, redis_url: str, docker_engine: None, project_id: str
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    # Given a submitted proposal whose message then vanished from the queue before any worker took it
+    result = submit(project_id)
+    assert pending(client) != []
+    assert drop_queued(client, "proposals", result.id) == 1
+
+    # When a worker runs its lost-pipeline sweep
+    worker = cluster.worker("nodeL", **FAST_SWEEP)
+
+    # Then the pipeline is sent again under the same id: the caller's AsyncResult resolves
+    outcome = result.get(timeout=90)
+    assert outcome["status"] == "executed", outcome
+    assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "test", "cleanup"]
+    assert "lost" in worker.text() and "re-run 1" in worker.text()
+    assert pending(client) == [] and client.exists(f"sigma:submission:{outcome['proposal_id']}") == 0
+    assert sandboxes_of(project_id) == []
+
+
+def test_a_lost_pipeline_ends_in_error_when_no_rerun_is_allowed(
+    cluster: Cluster, redis_url: str, docker_engine: None, project_id: str
+) -> None:
+    from tasks.client import status
+
+    client = redis.Redis.from_url(redis_url)
+    result = submit(project_id)
+    assert drop_queued(client, "proposals", result.id) == 1
+
+    cluster.worker("nodeL", **FAST_SWEEP, LOST_PIPELINE_RERUNS="0")
+
+    outcome = result.get(timeout=90)
+    assert outcome["status"] == "error"
+    assert outcome["error"].startswith(f"pipeline lost: no message of pipeline {result.id} was left in the broker")
+    assert status(outcome["proposal_id"]) == outcome  # the outcome record and the AsyncResult agree
+    assert pending(client) == []
+
+
+def test_a_pipeline_lost_mid_stage_is_rerun_and_its_old_sandbox_removed(
+    cluster: Cluster, redis_url: str, docker_engine: None, project_id: str
+) -> None:
+    from tasks import runtime
+
+    client = redis.Redis.from_url(redis_url)
+    # Given a pipeline in its test stage whose worker dies, and whose message and lease then vanish
+    first = cluster.worker("nodeL", name="first", **FAST_SWEEP)
+    result = submit(project_id, test_command="sleep 4; echo slow")
+    wait_until(lambda: (runtime.store().lease(result.id) or {}).get("stage") == "test", 60, what="the test stage")
+    first.kill_group(signal.SIGKILL)
+    first.popen.wait(timeout=10)
+    assert drop_unacked(client, result.id) >= 1
+    client.delete(f"sigma:pipeline:{result.id}")  # as if its lease had expired
+    assert len(sandboxes_of(project_id)) == 1
+
+    # When a fresh worker of that node sweeps
+    second = cluster.worker("nodeL", name="second", **FAST_SWEEP)
+
+    # Then the pipeline runs again from the start, and the sandbox of the lost run is gone
+    outcome = result.get(timeout=120)
+    assert outcome["status"] == "executed", outcome
+    assert outcome["tests"]["exit_code"] == 0
+    assert "re-run 1" in second.text()
+    wait_until(lambda: sandboxes_of(project_id) == [], 30, what="no sandbox left")
