@@ -281,6 +281,19 @@ class DockerExecutor:
         self._known[container_id] = dict(spec.labels)
         return container_id
 
+    def sandbox_running(self, container_id: str) -> bool | None:
+        """Whether the sandbox still runs: False once it is gone or stopped, None if the engine does not answer.
+
+        A step that fails because its sandbox died (engine restart, deadline) is not the code's fault;
+        the pipeline asks this before judging a failed step.
+        """
+        try:
+            return bool((self._engine().inspect(container_id).get("State") or {}).get("Running"))
+        except ContainerNotFoundError:
+            return False
+        except SigmaExecError:
+            return None
+
     def stop_container(self, container_id: str) -> bool:
         """Kill and remove one container with its volumes; True if it was removed."""
         try:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sigma_exec.changes import normalise_path
-from sigma_exec.errors import InvalidChangeError
+from sigma_exec.errors import DockerUnavailableError, InvalidChangeError, SigmaExecError
 from sigma_exec.executor import DockerExecutor
 from sigma_exec.models import BuildResult, TestResult
 from sigma_exec.settings import Settings
@@ -128,6 +128,27 @@ def _timed(state: PipelineState, stage: Stage, body: Callable[[], tuple[bool, st
     return ok
 
 
+def _sandbox_lost(executor: DockerExecutor, state: PipelineState, stage: Stage) -> bool:
+    """After a failed step: a sandbox that no longer runs makes the failure infrastructure's, not the code's.
+
+    Marks the pipeline `error` then. Raises DockerUnavailableError when the engine does not answer
+    (the Celery stage retries; in-process the pipeline ends `error`).
+    """
+    if state.container_id is None:
+        return False
+    running = executor.sandbox_running(state.container_id)
+    if running is None:
+        raise DockerUnavailableError(f"docker unavailable: the engine did not answer after the {stage} step failed")
+    if running:
+        return False
+    state.status = ProposalStatus.ERROR
+    state.error = (
+        f"the sandbox stopped during the {stage} stage (Docker engine restart, deadline or reaper); "
+        "the step's result is not judged"
+    )
+    return True
+
+
 def stage_create(executor: DockerExecutor, state: PipelineState, pipeline_id: str | None = None) -> PipelineState:
     p = state.proposal
 
@@ -190,6 +211,8 @@ def stage_apply(executor: DockerExecutor, state: PipelineState, settings: Settin
 
     def body() -> tuple[bool, str | None]:
         result = executor.apply_changes(state.container_id, p.changes)
+        if not result.success and result.bad_path is None and _sandbox_lost(executor, state, Stage.APPLY):
+            return False, result.error
         if not result.success:
             invalid = (
                 result.bad_path is not None or "filepath" in (result.error or "") or "change" in (result.error or "")
@@ -211,6 +234,8 @@ def stage_test(executor: DockerExecutor, state: PipelineState, settings: Setting
     def body() -> tuple[bool, str | None]:
         result = executor.run_tests(state.container_id, p.language, p.test_command, timeout=settings.TEST_TIMEOUT)
         state.tests = summarize_tests(result)
+        if not result.success:
+            _sandbox_lost(executor, state, Stage.TEST)
         return result.success, result.error
 
     _timed(state, Stage.TEST, body)
@@ -225,6 +250,8 @@ def stage_build(executor: DockerExecutor, state: PipelineState, settings: Settin
     def body() -> tuple[bool, str | None]:
         result = executor.run_build(state.container_id, p.language, p.build_command, timeout=settings.BUILD_TIMEOUT)
         state.build = summarize_build(result)
+        if not result.success:
+            _sandbox_lost(executor, state, Stage.BUILD)
         return result.success, result.error
 
     _timed(state, Stage.BUILD, body)
@@ -309,6 +336,8 @@ def run_pipeline(
             if progress:
                 progress(stage)
             state = step(state)
+    except SigmaExecError as exc:  # the engine went away mid-stage: infrastructure, not the proposal
+        state.status, state.error = ProposalStatus.ERROR, str(exc)
     finally:
         if progress:
             progress(Stage.CLEANUP)

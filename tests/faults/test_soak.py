@@ -109,6 +109,8 @@ def run_with_faults(cluster: Cluster, redis: RedisServer, projects: list[str], c
         "states": dict(states),
         "faults": faults.fired,
         "missing": sorted(s.proposal_id for s in batch if s.proposal_id not in seen)[:10],
+        # pipelines the lost-pipeline sweep sent again (their message vanished in a fault)
+        "lost_reruns": sum(proc.text().count("was lost; re-run") for proc in cluster.procs),
     }
     print("fault-run summary:", json.dumps(summary))
 
