@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sigma_exec import cgroups, commands
 from sigma_exec import constants as c
@@ -57,6 +57,7 @@ from sigma_exec.workspace_ops import apply_change_batch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+SandboxState = Literal["running", "stopped", "gone"]
 SANDBOX_USER = f"{c.SANDBOX_UID}:{c.SANDBOX_GID}"
 LABEL_FRAMEWORK = "sigma.framework"
 
@@ -281,18 +282,19 @@ class DockerExecutor:
         self._known[container_id] = dict(spec.labels)
         return container_id
 
-    def sandbox_running(self, container_id: str) -> bool | None:
-        """Whether the sandbox still runs: False once it is gone or stopped, None if the engine does not answer.
+    def sandbox_state(self, container_id: str) -> SandboxState | None:
+        """`running`, `stopped` or `gone`; None when the engine does not answer.
 
-        A step that fails because its sandbox died (engine restart, deadline) is not the code's fault;
-        the pipeline asks this before judging a failed step.
+        A step that fails because its sandbox died (engine restart, deadline) is not the code's fault,
+        and a cleanup that could not reach the engine must be tried again: the pipeline asks this.
         """
         try:
-            return bool((self._engine().inspect(container_id).get("State") or {}).get("Running"))
+            running = (self._engine().inspect(container_id).get("State") or {}).get("Running")
         except ContainerNotFoundError:
-            return False
+            return "gone"
         except SigmaExecError:
             return None
+        return "running" if running else "stopped"
 
     def stop_container(self, container_id: str) -> bool:
         """Kill and remove one container with its volumes; True if it was removed."""

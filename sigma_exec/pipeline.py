@@ -7,6 +7,7 @@ processes; `run_pipeline` chains them in-process. Policy (`decide`) is pure.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from sigma_exec.errors import DockerUnavailableError, InvalidChangeError, SigmaE
 from sigma_exec.executor import DockerExecutor
 from sigma_exec.models import BuildResult, TestResult
 from sigma_exec.settings import Settings
+
+log = logging.getLogger(__name__)
 
 OUTPUT_TAIL_CHARS = 4000
 MAX_CASES_IN_OUTCOME = 200
@@ -136,10 +139,10 @@ def _sandbox_lost(executor: DockerExecutor, state: PipelineState, stage: Stage) 
     """
     if state.container_id is None:
         return False
-    running = executor.sandbox_running(state.container_id)
-    if running is None:
+    found = executor.sandbox_state(state.container_id)
+    if found is None:
         raise DockerUnavailableError(f"docker unavailable: the engine did not answer after the {stage} step failed")
-    if running:
+    if found == "running":
         return False
     state.status = ProposalStatus.ERROR
     state.error = (
@@ -259,11 +262,19 @@ def stage_build(executor: DockerExecutor, state: PipelineState, settings: Settin
 
 
 def stage_cleanup(executor: DockerExecutor, state: PipelineState) -> PipelineState:
-    """Always safe to run, and to run twice."""
+    """Always safe to run, and to run twice.
+
+    Raises DockerUnavailableError when the sandbox may still exist and the engine did not remove it
+    (e.g. mid-restart): the Celery stage retries; the reaper removes it otherwise.
+    """
 
     def body() -> tuple[bool, str | None]:
-        if state.container_id:
-            executor.stop_container(state.container_id)
+        if state.container_id and not executor.stop_container(state.container_id):
+            found = executor.sandbox_state(state.container_id)
+            if found != "gone":
+                raise DockerUnavailableError(
+                    f"docker unavailable: sandbox {state.container_id[:12]} not removed (it is {found or 'unknown'})"
+                )
         return True, None
 
     _timed(state, Stage.CLEANUP, body)
@@ -341,5 +352,8 @@ def run_pipeline(
     finally:
         if progress:
             progress(Stage.CLEANUP)
-        state = stage_cleanup(executor, state)
+        try:
+            state = stage_cleanup(executor, state)
+        except SigmaExecError as exc:  # nothing to retry with in-process: the reaper removes it later
+            log.warning("pipeline %s: cleanup failed: %s", proposal.proposal_id, exc)
     return decide(state, settings)

@@ -69,14 +69,23 @@ def _reap_with_liveness(backend: DockerBackend, store: PipelineStore, node: str,
 
 
 @app.task(name="sigma.reap_node", acks_late=True)
-def reap_node_task(node: str | None = None, reason: str = "schedule") -> dict[str, Any]:
-    """Reap this worker's node (the task is routed to `node.<node>`)."""
+def reap_node_task(
+    node: str | None = None, reason: str = "schedule", retries_left: int = 0, retry_after_s: float = 20.0
+) -> dict[str, Any]:
+    """Reap this worker's node (the task is routed to `node.<node>`).
+
+    With `retries_left`, a reap that met errors (the engine still restarting) is queued again later.
+    """
     here = runtime.settings().node
     if node and node != here:
         log.warning("reap task for %s reached %s; reaping %s", node, here, here)
     report = {**reap_node(here), "reason": reason}
     with contextlib.suppress(BrokerUnavailableError):
         runtime.store().note_reaped(here, report)
+    if report.get("errors") and retries_left > 0:
+        kwargs = {"node": here, "reason": reason, "retries_left": retries_left - 1, "retry_after_s": retry_after_s}
+        with contextlib.suppress(Exception):  # beat's periodic reap still comes
+            reap_node_task.apply_async(kwargs=kwargs, queue=node_queue(here), countdown=retry_after_s)
     return report
 
 

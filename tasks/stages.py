@@ -52,6 +52,7 @@ MAX_ERROR_CHARS: Final = 2000
 MAX_REASONS: Final = 20
 MAX_OUTCOME_BYTES: Final = 256 * 1024
 OUTPUT_FALLBACK_CHARS: Final = 1000
+REAP_AFTER_FAILURE_S: Final = 20  # after a pipeline ends in error or without cleanup, its node is reaped
 StageStep = Callable[[DockerExecutor, PipelineState], PipelineState]
 
 
@@ -201,8 +202,23 @@ def _pinned(task: Task, raw: dict[str, Any]) -> Envelope:
     return env
 
 
+def _reap_later(node: str) -> None:
+    """Queue a reap of `node` shortly: a sandbox this pipeline could not remove goes once the engine is back."""
+    try:
+        app.send_task(
+            "sigma.reap_node",
+            kwargs={"node": node, "reason": "pipeline ended in error or without cleanup", "retries_left": 5},
+            queue=node_queue(node),
+            countdown=REAP_AFTER_FAILURE_S,
+        )
+    except Exception as exc:  # beat's periodic reap still comes
+        log.warning("could not queue a reap of %s: %s", node, exc)
+
+
 def _finish(task: Task, env: Envelope) -> dict[str, Any]:
     outcome = bound_outcome(decide(env.state, runtime.settings()).model_dump(mode="json"))
+    if env.state.status == ProposalStatus.ERROR or not _cleaned(env.state):
+        _reap_later(env.origin_node)
     try:
         return _with_broker(
             lambda: runtime.store().finish(

@@ -123,7 +123,15 @@ def run_with_faults(cluster: Cluster, redis: RedisServer, projects: list[str], c
     for s in batch:  # a fault may turn a verdict into an error, never into the wrong verdict
         assert seen[s.proposal_id]["status"] in (s.expect, "error"), seen[s.proposal_id]
     # No sandbox of theirs is left (cleanup ran before each outcome was written).
-    wait_until(lambda: all(not sandboxes_of(pid) for pid in projects), 60, 1.0, what="zero sandboxes left")
+    try:
+        wait_until(lambda: all(not sandboxes_of(pid) for pid in projects), 60, 1.0, what="zero sandboxes left")
+    except AssertionError:
+        by_project = {s.project_id: s.proposal_id for s in batch}
+        for pid in projects:
+            for box in sandboxes_of(pid):
+                print("left:", box["Names"], box["State"], box["Status"], box["Labels"].get("sigma.pipeline"))
+                print("  its outcome:", json.dumps(seen.get(by_project.get(pid, ""), {}))[:1500])
+        raise
     return summary
 
 

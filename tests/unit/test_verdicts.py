@@ -153,3 +153,39 @@ def test_admission_follows_the_sandbox_limits(cpus, memory_mb, overrides, expect
     from sigma_exec.admission import node_capacity
 
     assert node_capacity(Settings(**overrides), cpus=cpus, memory_mb=memory_mb) == expected
+
+
+class _Engineless:
+    """Stands in for a DockerExecutor whose sandbox is in `state` and whose removal `removes` (pure logic)."""
+
+    def __init__(self, state: str | None, removes: bool) -> None:
+        self.state, self.removes = state, removes
+
+    def stop_container(self, container_id: str) -> bool:
+        return self.removes
+
+    def sandbox_state(self, container_id: str) -> str | None:
+        return self.state
+
+
+@pytest.mark.parametrize(
+    ("state", "removes", "retried"),
+    [
+        ("running", True, False),  # removed now
+        ("gone", False, False),  # removed earlier: a second cleanup is harmless
+        ("stopped", False, True),  # still there: the engine refused, try again
+        (None, False, True),  # the engine does not answer (restarting): try again
+    ],
+)
+def test_a_cleanup_that_could_not_remove_the_sandbox_asks_to_be_retried(state, removes, retried) -> None:
+    from sigma_exec.errors import DockerUnavailableError
+    from sigma_exec.pipeline import stage_cleanup
+
+    pipeline = PipelineState(proposal=Proposal(proposal_id="p", project_id="x", workspace="/w", language="python"))
+    pipeline.container_id = "c" * 64
+    if retried:
+        with pytest.raises(DockerUnavailableError, match="not removed"):
+            stage_cleanup(_Engineless(state, removes), pipeline)  # type: ignore[arg-type]
+        assert pipeline.stages == []
+    else:
+        assert [s.name for s in stage_cleanup(_Engineless(state, removes), pipeline).stages] == ["cleanup"]  # type: ignore[arg-type]
