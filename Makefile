@@ -41,7 +41,7 @@ bench: setup engine images-python redis
 	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m bench
 
 soak: setup engine images redis
-	SIGMA_SOAK=1 SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -q -p no:cacheprovider tests/faults
+	SIGMA_FAULTS_RESTART_DOCKERD=1 SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -q -p no:cacheprovider tests/faults
 
 lint: setup
 	$(BIN)/ruff check sigma_exec tasks tests bench

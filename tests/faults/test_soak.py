@@ -4,8 +4,9 @@ A worker is SIGKILLed (main process and pool) and restarted, our own Redis is ki
 and, only with SIGMA_FAULTS_RESTART_DOCKERD=1, dockerd is restarted. Afterwards every proposal has
 exactly one outcome in a terminal state and no sandbox of theirs is left.
 
-The soak (`SIGMA_SOAK=1`, `SIGMA_SOAK_PROPOSALS`, default 100) injects all faults; the always-on
-variant sends 10 proposals through one worker kill and finishes in about two minutes.
+The soak (`SIGMA_SOAK_PROPOSALS`, default 100) runs in `make test` with a worker kill and a Redis
+restart; `make soak` runs it with the dockerd restart too (that one restarts this machine's engine, so
+the ordinary suite leaves it out). A second test sends 10 proposals into a worker killed at once.
 """
 
 from __future__ import annotations
