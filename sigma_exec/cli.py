@@ -128,9 +128,13 @@ def cmd_reap(args: argparse.Namespace) -> int:
     settings = Settings()
     if not args.all:
         try:  # the queue layer knows which pipelines are alive and holds the reaper lock
+            from tasks.lost import sweep_lost_pipelines
             from tasks.reaping import reap_node
 
-            out.print_json(json.dumps(reap_node()))
+            report = reap_node()
+            # also: put back what dead workers held, and re-run or end lost pipelines
+            report["pipelines"] = sweep_lost_pipelines(force=True).model_dump(mode="json")
+            out.print_json(json.dumps(report))
             return 0
         except ImportError:
             pass

@@ -296,6 +296,21 @@ class DockerExecutor:
             return None
         return "running" if running else "stopped"
 
+    def kill_sandbox_processes(self, container_id: str) -> bool:
+        """Kill every process of the sandbox user (what a lost worker's step left running); True when done.
+
+        Run before a step is delivered again: a leftover step's `kill -9 -1` would end the new one.
+        """
+
+        def run() -> bool:
+            self._labels(container_id)
+            self._engine().exec_capture(
+                container_id, commands.script(commands.KILL_ALL), user=SANDBOX_USER, cap_bytes=1024
+            )
+            return True
+
+        return self._guard(run, lambda _msg: False)
+
     def stop_container(self, container_id: str) -> bool:
         """Kill and remove one container with its volumes; True if it was removed."""
         try:

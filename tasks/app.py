@@ -9,6 +9,7 @@ the worker holds and sweeps for lost pipelines (`tasks.lost`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -21,6 +22,7 @@ from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.gpu import node_gpu_count
 from tasks import runtime
 from tasks.config import GPU_PROPOSALS_QUEUE, celery_config, check_time_limits, node_queue
+from tasks.lost import publish_running, sweep_lost_pipelines, this_machine, worker_identity
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ def refuse_inconsistent_limits(**_: Any) -> None:
 
 @celeryd_after_setup.connect
 def consume_node_queue(sender: str, instance: Any, **_: Any) -> None:
+    runtime.set_worker_identity(worker_identity(str(sender), this_machine(), os.getpid()))
     queue = node_queue(runtime.settings().node)
     instance.app.amqp.queues.select_add(queue)
     log.info("worker %s consumes %s", sender, queue)
@@ -92,12 +95,10 @@ def _node_offers_gpus() -> bool:
 
 def _beat_heartbeat(node: str, worker: str, every_s: int) -> None:
     """Every `every_s`: refresh the node entry, publish what this worker holds, sweep for lost pipelines."""
-    from tasks.lost import publish_running, sweep_lost_pipelines
-
     while not _heartbeat_stop.wait(every_s):
         try:
             runtime.store().register_node(node)
-            publish_running(worker, 3 * every_s)
+            publish_running(worker, every_s)
             sweep_lost_pipelines()
         except Exception as exc:  # a Redis blip must not kill the heartbeat
             log.warning("node %s heartbeat failed: %s", node, exc)
@@ -110,7 +111,9 @@ def register_and_sweep(sender: Any = None, **_: Any) -> None:
         runtime.store().register_node(node)
     except Exception as exc:
         log.error("node %s could not register in Redis: %s", node, exc)
-    worker = str(getattr(sender, "hostname", "") or f"{node}-{os.getpid()}")
+    worker = runtime.worker_identity() or worker_identity(node, this_machine(), os.getpid())
+    with contextlib.suppress(Exception):  # a sign of life before the first heartbeat
+        publish_running(worker, runtime.queue_settings().NODE_HEARTBEAT_SECONDS)
     threading.Thread(
         target=_beat_heartbeat,
         args=(node, worker, runtime.queue_settings().NODE_HEARTBEAT_SECONDS),

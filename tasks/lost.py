@@ -20,22 +20,27 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
-from tasks.store import PREFIX, PipelineStore, lease_key
+from tasks.store import ORPHAN_SUSPECTS_KEY, PREFIX, PipelineStore, lease_key
 
 log = logging.getLogger(__name__)
 
 SWEEP_LOCK: Final = "lost-sweep-lock"
 SWEEP_LOCK_TTL_MS: Final = 120_000
+SWEEP_DUE: Final = "lost-sweep-due"  # rate limit: set for one heartbeat interval by the sweep that ran
 # kombu's Redis transport layout (kombu.transport.redis.Channel): queue keys, priorities, unacked hash.
 KOMBU_SEP: Final = "\x06\x16"
 KOMBU_PRIORITY_STEPS: Final = (0, 3, 6, 9)
 KOMBU_UNACKED: Final = "unacked"
+KOMBU_UNACKED_INDEX: Final = "unacked_index"
 KOMBU_BINDINGS: Final = "_kombu.binding.*"
 
 Resubmit = Callable[[str, dict[str, Any], str, int], None]  # pipeline id, proposal, queue, re-run number
@@ -51,6 +56,7 @@ class LostSweep(BaseModel):
     rerun: list[str] = Field(default_factory=list)
     ended: list[str] = Field(default_factory=list)
     dropped: list[str] = Field(default_factory=list)
+    restored: list[str] = Field(default_factory=list)  # delivery tags put back on their queue
     skipped: str | None = None
 
 
@@ -123,8 +129,9 @@ def sweep(
         candidates = _candidates(store, store.pending_since(now - grace_s), report)
         if not candidates:
             return report
-        seen = ids_in_broker(store)
         leased = _leased(store, candidates.values())
+        # The broker is read only for pipelines without a lease (the usual sweep reads nothing more).
+        seen = ids_in_broker(store) if any(s["pipeline_id"] not in leased for s in candidates.values()) else set()
         found = seen | leased
         alive = {prop for prop, sub in candidates.items() if sub["pipeline_id"] in found}
         report.alive = len(alive)
@@ -189,19 +196,127 @@ def _act_on_lost(
     report.ended.append(proposal_id)
 
 
-def sweep_lost_pipelines(now: float | None = None) -> LostSweep:
-    """Run one sweep with this process's settings, re-running through Celery (see the module docstring)."""
+# ---- messages held by a dead worker -------------------------------------------------------------
+def worker_identity(celery_hostname: str, machine: str, pid: int) -> str:
+    """A worker process's identity: unique even when two workers share a Celery host name."""
+    return f"{celery_hostname}#{machine}#{pid}"
+
+
+def this_machine() -> str:
+    """The host name plus the pid namespace: only processes that can see each other's pids compare them."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    except OSError:
+        namespace = "?"
+    return f"{socket.gethostname()}/{namespace}"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` on this machine is still a Celery worker (a re-used pid is not)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"celery" in cmdline
+
+
+def forget_dead_local_workers(store: PipelineStore, machine: str) -> list[str]:
+    """Workers of this machine whose process is gone no longer count as holding anything (no TTL wait)."""
+    dead = []
+    for identity in store.running_workers():
+        parts = identity.rsplit("#", 2)
+        if len(parts) == 3 and parts[1] == machine and parts[2].isdigit() and not process_alive(int(parts[2])):
+            store.forget_worker(identity)
+            dead.append(identity)
+    return dead
+
+
+def restore_orphans(
+    store: PipelineStore, restore: Callable[[str], None], *, now: float, min_age_s: float, confirm_s: float
+) -> list[str]:
+    """Put unacknowledged messages that no live worker holds back on their queue; returns their tags.
+
+    A worker killed as a whole (main process and pool) leaves its messages unacknowledged until the
+    visibility timeout, which must outlast the longest stage (20 minutes by default). A message
+    delivered more than `min_age_s` ago (live workers publish what they hold more often than that)
+    and held by no live worker in two sweeps `confirm_s` apart goes back now, as the visibility
+    timeout would do later: the stage runs again (its delivery counter stops a poison message).
+    """
+    held = store.running_ids()
+    client, orphans = store.redis, []
+    for tag in client.zrangebyscore(KOMBU_UNACKED_INDEX, "-inf", now - min_age_s):
+        raw = client.hget(KOMBU_UNACKED, tag)
+        if raw is not None and task_id_of(raw) not in held:
+            orphans.append(str(tag))
+    gone = set(store.suspects(ORPHAN_SUSPECTS_KEY)) - set(orphans)
+    store.clear_suspects(gone, key=ORPHAN_SUSPECTS_KEY)
+    restored = []
+    for tag, since in sorted(store.suspect(orphans, now, key=ORPHAN_SUSPECTS_KEY).items()):
+        if now - since >= confirm_s:
+            restore(tag)
+            store.clear_suspects([tag], key=ORPHAN_SUSPECTS_KEY)
+            restored.append(tag)
+    return restored
+
+
+def restore_held_by(store: PipelineStore, dead: Iterable[str], restore: Callable[[str], None]) -> list[str]:
+    """Put back at once the stage messages whose lease names a worker known dead; returns their tags."""
+    dead = set(dead)
+    if not dead:
+        return []
+    client, wanted = store.redis, set()
+    for key in client.scan_iter(match=f"{PREFIX}pipeline:*", count=500):
+        worker, task_id = client.hmget(key, "worker", "task_id")
+        if worker in dead and task_id:
+            wanted.add(str(task_id))
+    tags = [str(tag) for tag, raw in client.hgetall(KOMBU_UNACKED).items() if task_id_of(raw) in wanted]
+    for tag in tags:
+        restore(tag)
+    return tags
+
+
+def task_id_of(raw: str | bytes) -> str:
+    """The task id of one unacked entry ('' when unreadable)."""
+    try:
+        entry = json.loads(raw)
+        return str(entry[0]["headers"]["id"])
+    except (ValueError, LookupError, TypeError):
+        return ""
+
+
+def sweep_lost_pipelines(now: float | None = None, *, force: bool = False) -> LostSweep:
+    """Run one sweep with this process's settings, re-running through Celery (see the module docstring).
+
+    Puts back the messages of dead workers first, then looks for lost pipelines. At most one sweep
+    per heartbeat interval runs across the cluster unless `force` (`sigma-exec reap`).
+    """
     from tasks import runtime
     from tasks.stages import create, end_pipeline
 
     queue = runtime.queue_settings()
+    store = runtime.store()
+    now = time.time() if now is None else now
+    # However many workers there are, one sweep per heartbeat interval across the cluster.
+    due_ms = max(1, queue.NODE_HEARTBEAT_SECONDS * 1000 - 500)
+    if not store.redis.set(f"{PREFIX}{SWEEP_DUE}", "1", nx=True, px=due_ms) and not force:
+        return LostSweep(skipped="swept within this heartbeat interval")
+    dead = forget_dead_local_workers(store, this_machine())
+    restored = restore_held_by(store, dead, _restore_with_kombu) + restore_orphans(
+        store,
+        _restore_with_kombu,
+        now=now,
+        min_age_s=running_ttl_s(queue.NODE_HEARTBEAT_SECONDS),
+        confirm_s=queue.LOST_PIPELINE_CONFIRM_SECONDS,
+    )
+    if dead or restored:
+        log.warning("workers gone: %s; their unacknowledged messages put back: %s", dead, restored)
 
     def resubmit(pipeline_id: str, proposal: dict[str, Any], queue_name: str, rerun: int) -> None:
         options: dict[str, Any] = {"queue": queue_name} if queue_name else {}
         create.apply_async(args=[proposal], kwargs={"rerun": rerun}, task_id=pipeline_id, **options)
 
     report = sweep(
-        runtime.store(),
+        store,
         grace_s=queue.LOST_PIPELINE_GRACE_SECONDS,
         confirm_s=queue.LOST_PIPELINE_CONFIRM_SECONDS,
         max_reruns=queue.LOST_PIPELINE_RERUNS,
@@ -209,6 +324,7 @@ def sweep_lost_pipelines(now: float | None = None) -> LostSweep:
         end_lost=end_pipeline,
         now=now,
     )
+    report.restored = restored
     if report.rerun or report.ended or report.suspects:
         log.warning("lost-pipeline sweep: %s", report.model_dump_json())
     if report.ended:  # their sandboxes (on whichever node) may go now that the pipelines are done
@@ -218,14 +334,27 @@ def sweep_lost_pipelines(now: float | None = None) -> LostSweep:
     return report
 
 
-def publish_running(worker: str, ttl_s: int) -> None:
-    """Tell the sweep which task and root ids this worker process holds (active or reserved)."""
+def _restore_with_kombu(tag: str) -> None:
+    """kombu's own restore (as its visibility-timeout restore does): back on the queue, out of unacked."""
+    from tasks.app import app
+
+    with app.connection_for_write() as connection:
+        connection.default_channel.qos.restore_by_tag(tag)
+
+
+def running_ttl_s(heartbeat_s: int) -> int:
+    """How long a worker's published holdings count without a refresh (two heartbeats and a margin)."""
+    return 2 * heartbeat_s + 5
+
+
+def publish_running(worker: str, heartbeat_s: int) -> None:
+    """Tell the sweep which task and root ids this worker process holds (active, reserved or scheduled)."""
     from celery.worker import state
 
     from tasks import runtime
 
     ids: set[str] = set()
     with contextlib.suppress(RuntimeError):  # the sets may change while being read
-        for request in list(state.active_requests) + list(state.reserved_requests):
+        for request in [*state.active_requests, *state.reserved_requests, *state.scheduled_requests]:
             ids.update(x for x in (request.id, request.root_id) if x)
-    runtime.store().publish_running(worker, ids, ttl_s)
+    runtime.store().publish_running(worker, ids, running_ttl_s(heartbeat_s))

@@ -16,6 +16,17 @@ from tasks.store import PipelineStore
 
 _executor_guard = threading.Lock()
 _executor: DockerExecutor | None = None
+_worker_identity = ""  # set in the worker's main process before the pool forks (children inherit it)
+
+
+def set_worker_identity(identity: str) -> None:
+    global _worker_identity
+    _worker_identity = identity
+
+
+def worker_identity() -> str:
+    """`<celery host name>#<machine>#<main pid>` of this worker process ('' outside a worker)."""
+    return _worker_identity
 
 
 @lru_cache(maxsize=1)

@@ -163,6 +163,7 @@ def _report(task: Task, env: Envelope, stage: Stage, delivery: int) -> None:
             task_id=task.request.id or "",
             node=node,
             delivery=delivery,
+            worker=runtime.worker_identity(),
         )
     )
     meta = {"stage": str(stage), "proposal_id": proposal_id, "pipeline_id": env.pipeline_id, "node": node}
@@ -180,6 +181,8 @@ def run_stage(task: Task, env: Envelope, stage: Stage, step: StageStep) -> Envel
             return _give_up(env, stage, f"worker lost {lost} times during the {stage} stage")
         _report(task, env, stage, delivery)
         env.state.node = runtime.settings().node
+        if delivery > 1 and env.state.container_id:  # an earlier delivery's step may still run in there
+            runtime.executor().kill_sandbox_processes(env.state.container_id)
         env.state = step(runtime.executor(), env.state)
     except RetryableError as exc:
         if task.request.retries >= (task.max_retries or 0):

@@ -4,7 +4,7 @@ The Celery result backend is a cache; this is the ledger the reaper and `status`
 Every Redis failure is translated into `BrokerUnavailableError` (retryable).
 
 Keys (all under `sigma:`):
-    deliveries:<task id>:<retry>  INCR + TTL        how often one stage message was started
+    deliveries:<task id>:<retry>[:<stage>]  INCR + TTL   how often one stage message was started
     pipeline:<pipeline id>        hash + TTL        lease: a live pipeline's current stage
     done:<pipeline id>            string + TTL      the pipeline has finished (its containers may go)
     proposal:<proposal id>        string + TTL      the pipeline now running this proposal
@@ -12,11 +12,13 @@ Keys (all under `sigma:`):
     pending                       zset proposal → submit (or re-run) time, until its outcome is recorded
     submission:<proposal id>      hash + TTL        pipeline id, queue, proposal JSON, re-runs (for `tasks.lost`)
     lost-suspects                 hash proposal → first time its pipeline was found nowhere
-    running:<worker>              set + TTL         task and root ids a live worker holds in memory
+    running:<worker>              set + TTL         task and root ids a live worker holds in memory (its sign of life)
+    orphan-suspects               hash delivery tag → first time its unacked message was held by no live worker
     nodes                         zset node → last heartbeat (unix s)
     last-reap                     hash node → the node's last reap report (JSON)
     reaper-lock:<node>            string PX         one reaper per node at a time
     lost-sweep-lock               string PX         one lost-pipeline sweep at a time
+    lost-sweep-due                string PX         set by the last sweep for one heartbeat interval
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def submission_key(proposal_id: str) -> str:
 PENDING_KEY: Final = f"{PREFIX}pending"
 SUSPECTS_KEY: Final = f"{PREFIX}lost-suspects"
 RUNNING_PREFIX: Final = f"{PREFIX}running:"
+ORPHAN_SUSPECTS_KEY: Final = f"{PREFIX}orphan-suspects"
+ALIVE_MEMBER: Final = "@alive"  # keeps a worker's running set present while it holds nothing
 
 
 class PipelineStore:
@@ -155,42 +159,55 @@ class PipelineStore:
             count, _, _ = pipe.execute()
         return int(count)
 
-    def suspect(self, proposal_ids: Iterable[str], now: float) -> dict[str, float]:
-        """Note that these proposals' pipelines were found nowhere; returns when each was first noted."""
-        ids = sorted(set(proposal_ids))
+    def suspect(self, ids: Iterable[str], now: float, key: str = SUSPECTS_KEY) -> dict[str, float]:
+        """Note that these were found missing now; returns when each was first noted (kept in hash `key`)."""
+        ids = sorted(set(ids))
         if not ids:
             return {}
         with _translate():
             pipe = self.redis.pipeline()
             for pid in ids:
-                pipe.hsetnx(SUSPECTS_KEY, pid, f"{now:.3f}")
-            pipe.hmget(SUSPECTS_KEY, ids)
+                pipe.hsetnx(key, pid, f"{now:.3f}")
+            pipe.hmget(key, ids)
             first_seen = pipe.execute()[-1]
         return {pid: float(seen) for pid, seen in zip(ids, first_seen, strict=True) if seen is not None}
 
-    def clear_suspects(self, proposal_ids: Iterable[str]) -> None:
-        ids = list(proposal_ids)
+    def clear_suspects(self, ids: Iterable[str], key: str = SUSPECTS_KEY) -> None:
+        ids = list(ids)
         if ids:
             with _translate():
-                self.redis.hdel(SUSPECTS_KEY, *ids)
+                self.redis.hdel(key, *ids)
+
+    def suspects(self, key: str) -> list[str]:
+        with _translate():
+            return [str(k) for k in self.redis.hkeys(key)]
 
     # ---- what live workers hold in memory -----------------------------------------------------
     def publish_running(self, worker: str, ids: Iterable[str], ttl_s: int) -> None:
-        """Replace the set of task and root ids `worker` holds (active or reserved), for `ttl_s`."""
-        key, members = f"{RUNNING_PREFIX}{worker}", sorted(set(ids))
+        """Replace the set of task and root ids `worker` holds, for `ttl_s`; the key is its sign of life."""
+        key, members = f"{RUNNING_PREFIX}{worker}", sorted({ALIVE_MEMBER, *ids})
         with _translate():
             pipe = self.redis.pipeline()
             pipe.delete(key)
-            if members:
-                pipe.sadd(key, *members)
-                pipe.expire(key, ttl_s)
+            pipe.sadd(key, *members)
+            pipe.expire(key, ttl_s)
             pipe.execute()
+
+    def running_workers(self) -> list[str]:
+        """Identities of the workers whose sign of life has not expired."""
+        with _translate():
+            return sorted(str(k)[len(RUNNING_PREFIX) :] for k in self.redis.scan_iter(match=f"{RUNNING_PREFIX}*"))
+
+    def forget_worker(self, worker: str) -> None:
+        """Drop a worker known to be dead: nothing it held counts as held any more."""
+        with _translate():
+            self.redis.delete(f"{RUNNING_PREFIX}{worker}")
 
     def running_ids(self) -> set[str]:
         """Every id some live worker reported holding."""
         with _translate():
             keys = list(self.redis.scan_iter(match=f"{RUNNING_PREFIX}*", count=500))
-            return {str(m) for m in self.redis.sunion(keys)} if keys else set()
+            return {str(m) for m in self.redis.sunion(keys)} - {ALIVE_MEMBER} if keys else set()
 
     def lease(self, pipeline_id: str) -> dict[str, str] | None:
         with _translate():

@@ -7,7 +7,6 @@ removed by their project label afterwards.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from pipeline_helpers import Cluster, remove_sandboxes_of
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "soak: the 100-proposal fault soak (about 75 s; `make soak` adds a dockerd restart)")
+    config.addinivalue_line("markers", "soak: the 100-proposal fault soak (`make soak` adds a dockerd restart)")
 
 
 @pytest.fixture

@@ -7,8 +7,13 @@ and the unacked write does. Workers here sweep every 2 s with a 1 s grace and a 
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,4 +129,66 @@ def test_a_pipeline_lost_mid_stage_is_rerun_and_its_old_sandbox_removed(
     assert outcome["status"] == "executed", outcome
     assert outcome["tests"]["exit_code"] == 0
     assert "re-run 1" in second.text()
+    wait_until(lambda: sandboxes_of(project_id) == [], 30, what="no sandbox left")
+
+
+def test_a_worker_killed_whole_gives_its_stage_back_long_before_the_visibility_timeout(
+    cluster: Cluster, redis_url: str, docker_engine: None, project_id: str
+) -> None:
+    from tasks import runtime
+    from tasks.config import time_limits
+
+    # Default limits: a message of a dead worker would wait out a visibility timeout of ~19 minutes
+    limits = {k: v for k, v in FAST_SWEEP.items() if not k.startswith(("CELERY_", "TEST_", "BUILD_"))}
+    visibility_s = time_limits(runtime.settings(), runtime.queue_settings()).visibility_s
+    assert visibility_s > 900
+
+    # Given a pipeline in its test stage whose worker (main process and pool) is SIGKILLed
+    first = cluster.worker("nodeM", name="first", **limits)
+    result = submit(project_id, test_command="sleep 6; echo slow")
+    wait_until(lambda: (runtime.store().lease(result.id) or {}).get("stage") == "test", 60, what="the test stage")
+    first.kill_group(signal.SIGKILL)
+    first.popen.wait(timeout=10)
+    killed_at = time.monotonic()
+
+    # When a fresh worker starts on that node
+    second = cluster.worker("nodeM", name="second", **limits)
+
+    # Then the dead worker's message is put back at once and the stage runs again on the same sandbox
+    outcome = result.get(timeout=120)
+    assert time.monotonic() - killed_at < visibility_s / 5
+    assert outcome["status"] == "executed", outcome
+    assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "test", "cleanup"]
+    assert "unacknowledged messages put back" in second.text()
+    wait_until(lambda: sandboxes_of(project_id) == [], 30, what="no sandbox left")
+
+
+def test_kill_mid_test_then_a_fresh_worker_and_sigma_exec_reap_leave_nothing_behind(
+    cluster: Cluster, docker_engine: None, project_id: str
+) -> None:
+    """The issue's check, with every setting at its default (30 s heartbeat, ~19 min visibility timeout)."""
+    from tasks import runtime
+
+    # Given a worker killed (SIGKILL, main process and pool) in the middle of a test stage
+    first = cluster.worker("nodeD", name="first")
+    result = submit(project_id, test_command="sleep 8; echo slow")
+    wait_until(lambda: (runtime.store().lease(result.id) or {}).get("stage") == "test", 60, what="the test stage")
+    first.kill_group(signal.SIGKILL)
+    first.popen.wait(timeout=10)
+
+    # When a fresh worker starts and an operator runs `sigma-exec reap`
+    cluster.worker("nodeD", name="second")
+    reap = subprocess.run(
+        [str(Path(sys.executable).with_name("sigma-exec")), "reap"],
+        env=cluster.env(SIGMA_NODE="nodeD"),
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(reap.stdout)
+    assert report["pipelines"]["restored"], report  # the dead worker's stage went back on its queue
+
+    # Then the proposal ends well within 4 minutes and nothing of it is left on the engine
+    outcome = result.get(timeout=240)
+    assert outcome["status"] == "executed", outcome
     wait_until(lambda: sandboxes_of(project_id) == [], 30, what="no sandbox left")

@@ -14,7 +14,17 @@ from typing import Any
 import fakeredis
 import pytest
 
-from tasks.lost import LostSweep, message_ids, queue_keys, sweep
+from tasks.lost import (
+    LostSweep,
+    forget_dead_local_workers,
+    message_ids,
+    process_alive,
+    queue_keys,
+    restore_held_by,
+    restore_orphans,
+    sweep,
+    worker_identity,
+)
 from tasks.store import PipelineStore
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "kombu"
@@ -22,6 +32,7 @@ QUEUED_CREATE = (DATA / "queued_create_message.json").read_bytes()
 UNACKED_TEST = (DATA / "unacked_test_stage.json").read_bytes()
 CREATE_ID = json.loads(QUEUED_CREATE)["headers"]["id"]
 TEST_STAGE_ROOT = json.loads(UNACKED_TEST)[0]["headers"]["root_id"]
+QUEUED_CREATE_AS_UNACKED = json.dumps([json.loads(QUEUED_CREATE), "", "proposals"]).encode()
 GRACE, CONFIRM = 60.0, 30.0
 T0 = 1_000_000.0
 
@@ -187,3 +198,60 @@ def test_two_sweeps_at_once_do_not_both_act(store: PipelineStore) -> None:
     submitted(store, "prop", "pl")
     with store.lock("lost-sweep-lock", 10_000):
         assert run_sweep(store, T0 + GRACE, Recorder()).skipped == "another sweep holds the lock"
+
+
+# ---- messages held by a dead worker ------------------------------------------------------------
+def unacked(store: PipelineStore, tag: str, delivered_at: float, raw: bytes = UNACKED_TEST) -> None:
+    store.redis.hset("unacked", tag, raw)
+    store.redis.zadd("unacked_index", {tag: delivered_at})
+
+
+def orphans(store: PipelineStore, now: float, restored: list[str]) -> list[str]:
+    return restore_orphans(store, restored.append, now=now, min_age_s=9, confirm_s=5)
+
+
+def test_an_old_unacked_message_no_live_worker_holds_goes_back_after_a_confirmation(store: PipelineStore) -> None:
+    unacked(store, "tag-1", T0)
+    restored: list[str] = []
+    assert orphans(store, T0 + 10, restored) == []  # noted once
+    assert orphans(store, T0 + 15, restored) == ["tag-1"] == restored
+    assert store.suspects("sigma:orphan-suspects") == []
+
+
+def test_a_message_a_live_worker_holds_or_a_young_one_stays(store: PipelineStore) -> None:
+    unacked(store, "held", T0)
+    unacked(store, "young", T0 + 100, raw=QUEUED_CREATE_AS_UNACKED)
+    store.publish_running("w1#m#1", [json.loads(UNACKED_TEST)[0]["headers"]["id"]], 60)
+    restored: list[str] = []
+    for dt in (101, 105, 108):  # the young one stays younger than min_age_s
+        assert orphans(store, T0 + dt, restored) == []
+
+
+def test_a_suspect_message_acknowledged_meanwhile_is_forgotten(store: PipelineStore) -> None:
+    unacked(store, "tag-1", T0)
+    orphans(store, T0 + 10, restored := [])
+    store.redis.hdel("unacked", "tag-1")
+    store.redis.zrem("unacked_index", "tag-1")
+    assert orphans(store, T0 + 15, restored) == [] and store.suspects("sigma:orphan-suspects") == []
+
+
+def test_a_dead_worker_of_this_machine_is_forgotten_at_once_and_others_are_kept(store: PipelineStore) -> None:
+    import subprocess
+
+    gone = subprocess.Popen(["sleep", "0"])
+    gone.wait()
+    store.publish_running(worker_identity("w1@x", "this-box", gone.pid), ["t1"], 60)
+    store.publish_running(worker_identity("w2@x", "other-box", gone.pid), ["t2"], 60)  # cannot be checked here
+    assert forget_dead_local_workers(store, "this-box") == [worker_identity("w1@x", "this-box", gone.pid)]
+    assert store.running_ids() == {"t2"}
+    assert process_alive(gone.pid) is False
+
+
+def test_the_stage_a_dead_worker_held_goes_back_at_once(store: PipelineStore) -> None:
+    stage_id = json.loads(UNACKED_TEST)[0]["headers"]["id"]
+    unacked(store, "tag-dead", T0 + 1000)  # young: the orphan rule alone would still wait
+    store.hold_lease(TEST_STAGE_ROOT, 600, stage="test", task_id=stage_id, worker="w1#box#41")
+    store.hold_lease("other", 600, stage="test", task_id="other-task", worker="w2#box#42")
+    restored: list[str] = []
+    assert restore_held_by(store, ["w2#box#42"], restored.append) == []
+    assert restore_held_by(store, ["w1#box#41"], restored.append) == ["tag-dead"] == restored
