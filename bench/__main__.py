@@ -68,10 +68,17 @@ def raw_start(client: docker.DockerClient, image: str) -> Any:
 
 
 def bench_core(ex: DockerExecutor, pooled: DockerExecutor, client: docker.DockerClient, image: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="sigma-bench-") as tmp:  # removed afterwards: nothing left behind
+        tiny = Path(tmp)
+        (tiny / "main.py").write_text("print('hi')\n")
+        return _bench_core(ex, pooled, client, image, tiny)
+
+
+def _bench_core(
+    ex: DockerExecutor, pooled: DockerExecutor, client: docker.DockerClient, image: str, tiny: Path
+) -> dict:
     results: dict[str, Any] = {}
     results["raw_cold_container"] = timed(lambda: raw_cold(client, image), RUNS)
-    tiny = Path(tempfile.mkdtemp(prefix="sigma-bench-"))
-    (tiny / "main.py").write_text("print('hi')\n")
 
     def pooled_trivial() -> None:
         ok, cid, err = pooled.create_project_container(PROJECT, str(tiny), "python")

@@ -29,7 +29,7 @@ from fault_helpers import (
     outcomes,
     submit_batch,
 )
-from pipeline_helpers import Cluster, Proc, sandboxes_of, wait_until
+from pipeline_helpers import Cluster, Proc, sandboxes_of, sigma_networks, sigma_temp_entries, wait_until
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 
@@ -96,6 +96,7 @@ def _drive(
 def run_with_faults(cluster: Cluster, redis: RedisServer, projects: list[str], count: int, faults: Faults) -> dict:
     run = new_run_id()
     node = f"fault-{run}"
+    networks_before, temp_before = sigma_networks(), sigma_temp_entries()
     started = time.monotonic()
     workers = [cluster.worker(node, name=name, **FAST_LIMITS) for name in ("a", "b")]
     batch = submit_batch(redis.url, count, run, cluster.env())
@@ -133,6 +134,9 @@ def run_with_faults(cluster: Cluster, redis: RedisServer, projects: list[str], c
                 print("left:", box["Names"], box["State"], box["Status"], box["Labels"].get("sigma.pipeline"))
                 print("  its outcome:", json.dumps(seen.get(by_project.get(pid, ""), {}))[:1500])
         raise
+    # ... nor a network or a temp dir of sigma-exec's that was not there before
+    assert sigma_networks() <= networks_before
+    assert sigma_temp_entries() <= temp_before
     return summary
 
 

@@ -125,6 +125,23 @@ def _docker() -> Any:
     return docker.from_env(timeout=30)
 
 
+def sigma_networks() -> set[str]:
+    """Names of the networks sigma-exec labelled (the shared sigma-bridge among them)."""
+    client = _docker()
+    try:
+        return {n["Name"] for n in client.api.networks(filters={"label": ["sigma.managed=1"]})}
+    finally:
+        client.close()
+
+
+def sigma_temp_entries() -> set[str]:
+    """sigma-exec's entries in the temp directory, except the build lock files it keeps on purpose."""
+    import tempfile
+
+    root = Path(tempfile.gettempdir())
+    return {p.name for p in root.glob("sigma-exec-*") if not p.name.endswith(".lock")}
+
+
 def sandboxes_of(project_id: str) -> list[dict[str, Any]]:
     client = _docker()
     try:
