@@ -300,13 +300,15 @@ def sweep_lost_pipelines(now: float | None = None, *, force: bool = False) -> Lo
     due_ms = max(1, queue.NODE_HEARTBEAT_SECONDS * 1000 - 500)
     if not store.redis.set(f"{PREFIX}{SWEEP_DUE}", "1", nx=True, px=due_ms) and not force:
         return LostSweep(skipped="swept within this heartbeat interval")
+    # A confirmation spans a whole heartbeat: a live worker whose holdings expired (Redis outage) republishes.
+    confirm_s = max(queue.LOST_PIPELINE_CONFIRM_SECONDS, queue.NODE_HEARTBEAT_SECONDS + 5)
     dead = forget_dead_local_workers(store, this_machine())
     restored = restore_held_by(store, dead, _restore_with_kombu) + restore_orphans(
         store,
         _restore_with_kombu,
         now=now,
         min_age_s=running_ttl_s(queue.NODE_HEARTBEAT_SECONDS),
-        confirm_s=queue.LOST_PIPELINE_CONFIRM_SECONDS,
+        confirm_s=confirm_s,
     )
     if dead or restored:
         log.warning("workers gone: %s; their unacknowledged messages put back: %s", dead, restored)
@@ -318,7 +320,7 @@ def sweep_lost_pipelines(now: float | None = None, *, force: bool = False) -> Lo
     report = sweep(
         store,
         grace_s=queue.LOST_PIPELINE_GRACE_SECONDS,
-        confirm_s=queue.LOST_PIPELINE_CONFIRM_SECONDS,
+        confirm_s=confirm_s,
         max_reruns=queue.LOST_PIPELINE_RERUNS,
         resubmit=resubmit,
         end_lost=end_pipeline,
