@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -20,6 +21,7 @@ from tasks.config import proposal_queue
 from tasks.stages import create
 
 IN_FLIGHT_STATUSES: Final = ("queued", "running")
+RERUN_COPY_MAX_BYTES: Final = 1024 * 1024  # proposals up to this size are kept for a re-run if lost
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
@@ -51,9 +53,16 @@ def submit_proposal(
     )
     pipeline_id, queue, payload = uuid.uuid4().hex, proposal_queue(gpus), proposal.model_dump(mode="json")
     store = runtime.store()
-    # Tracked as pending before it is sent: `tasks.lost` re-runs it if its message vanishes.
+    # Tracked as pending before it is sent: `tasks.lost` re-runs it if its message vanishes. A large
+    # change set is not kept twice in Redis: such a proposal, if lost, ends `error` instead.
+    rerunnable = len(json.dumps(payload)) <= RERUN_COPY_MAX_BYTES
     store.note_submitted(
-        proposal.proposal_id, pipeline_id, runtime.queue_settings().OUTCOME_TTL_SECONDS, proposal=payload, queue=queue
+        proposal.proposal_id,
+        pipeline_id,
+        runtime.queue_settings().OUTCOME_TTL_SECONDS,
+        proposal=payload if rerunnable else {**payload, "changes": []},
+        queue=queue,
+        rerunnable=rerunnable,
     )
     try:
         return create.apply_async(args=[payload], task_id=pipeline_id, queue=queue)

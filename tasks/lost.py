@@ -179,7 +179,8 @@ def _act_on_lost(
 ) -> None:
     pipeline_id, proposal = submission["pipeline_id"], json.loads(submission["proposal"])
     reruns = int(submission.get("reruns") or 0)
-    if reruns < max_reruns:
+    rerunnable = submission.get("rerunnable", "1") == "1"
+    if reruns < max_reruns and rerunnable:
         count = store.note_rerun(proposal_id, now)
         log.warning("pipeline %s of proposal %s was lost; re-run %d", pipeline_id, proposal_id, count)
         resubmit(pipeline_id, proposal, submission.get("queue") or "", count)
@@ -188,6 +189,7 @@ def _act_on_lost(
     reason = (
         f"pipeline lost: no message of pipeline {pipeline_id} was left in the broker (e.g. after a Redis restart)"
         + (f", also after {reruns} re-run(s)" if reruns else "")
+        + ("" if rerunnable else " (its change set was too large to keep for a re-run)")
         + "; submit the proposal again"
     )
     log.error("proposal %s: %s", proposal_id, reason)

@@ -114,13 +114,24 @@ class PipelineStore:
         proposal: dict[str, Any] | None = None,
         queue: str = "",
         now: float | None = None,
+        rerunnable: bool = True,
     ) -> None:
-        """Record a submission; with `proposal`, track it as pending until its outcome is recorded."""
+        """Record a submission; with `proposal`, track it as pending until its outcome is recorded.
+
+        `rerunnable=False`: the proposal was kept without its changes (too large), so a lost pipeline
+        of it can only end `error`.
+        """
         with _translate():
             pipe = self.redis.pipeline()
             pipe.set(f"{PREFIX}proposal:{proposal_id}", pipeline_id, ex=ttl_s)
             if proposal is not None:
-                record = {"pipeline_id": pipeline_id, "queue": queue, "proposal": json.dumps(proposal), "reruns": "0"}
+                record = {
+                    "pipeline_id": pipeline_id,
+                    "queue": queue,
+                    "proposal": json.dumps(proposal),
+                    "reruns": "0",
+                    "rerunnable": "1" if rerunnable else "0",
+                }
                 pipe.delete(submission_key(proposal_id))
                 pipe.hset(submission_key(proposal_id), mapping=record)
                 pipe.expire(submission_key(proposal_id), ttl_s)

@@ -192,3 +192,28 @@ def test_kill_mid_test_then_a_fresh_worker_and_sigma_exec_reap_leave_nothing_beh
     outcome = result.get(timeout=240)
     assert outcome["status"] == "executed", outcome
     wait_until(lambda: sandboxes_of(project_id) == [], 30, what="no sandbox left")
+
+
+def test_a_lost_proposal_with_a_large_change_set_ends_error_instead_of_a_rerun(
+    cluster: Cluster, redis_url: str, docker_engine: None, project_id: str
+) -> None:
+    from tasks import submit_proposal
+
+    client = redis.Redis.from_url(redis_url)
+    proposal_id = f"lost-{uuid.uuid4().hex[:10]}"
+    result = submit_proposal(
+        proposal_id=proposal_id,
+        project_id=project_id,
+        workspace=str(SAMPLE_PROJECT),
+        language="python",
+        changes=[{"filepath": "big.txt", "content": "x" * (1024 * 1024 + 1)}],
+        test_command="echo never",
+    )
+    kept = client.hgetall(f"sigma:submission:{proposal_id}")
+    assert kept[b"rerunnable"] == b"0" and json.loads(kept[b"proposal"])["changes"] == []  # not kept twice
+    assert drop_queued(client, "proposals", result.id) == 1
+
+    cluster.worker("nodeL", **FAST_SWEEP)
+
+    outcome = result.get(timeout=90)
+    assert outcome["status"] == "error" and "too large to keep for a re-run" in outcome["error"]

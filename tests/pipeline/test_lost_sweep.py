@@ -66,9 +66,13 @@ def run_sweep(store: PipelineStore, now: float, rec: Recorder, max_reruns: int =
     )
 
 
-def submitted(store: PipelineStore, proposal_id: str, pipeline_id: str, at: float = T0) -> None:
+def submitted(
+    store: PipelineStore, proposal_id: str, pipeline_id: str, at: float = T0, rerunnable: bool = True
+) -> None:
     proposal = {"proposal_id": proposal_id, "project_id": "p", "workspace": "/w", "language": "python"}
-    store.note_submitted(proposal_id, pipeline_id, 3600, proposal=proposal, queue="proposals", now=at)
+    store.note_submitted(
+        proposal_id, pipeline_id, 3600, proposal=proposal, queue="proposals", now=at, rerunnable=rerunnable
+    )
 
 
 # ---- reading kombu's messages -----------------------------------------------------------------
@@ -172,6 +176,14 @@ def test_a_pipeline_found_nowhere_twice_is_rerun_once_then_ended(store: Pipeline
     assert rec.ended[0][:2] == ("pl", "prop") and rec.ended[0][2].startswith("pipeline lost: no message of pipeline pl")
     assert "also after 1 re-run(s)" in rec.ended[0][2]
     assert store.pending_since(later + 10**6) == []
+
+
+def test_a_lost_proposal_kept_without_its_large_change_set_ends_without_a_rerun(store: PipelineStore) -> None:
+    submitted(store, "big", "pl-big", rerunnable=False)
+    rec = Recorder()
+    run_sweep(store, T0 + GRACE, rec)
+    assert run_sweep(store, T0 + GRACE + CONFIRM, rec).ended == ["big"] and rec.resubmitted == []
+    assert "too large to keep for a re-run" in rec.ended[0][2]
 
 
 def test_a_suspect_that_turns_up_is_cleared(store: PipelineStore) -> None:
