@@ -13,6 +13,7 @@ Keys (all under `sigma:`):
     submission:<proposal id>      hash + TTL        pipeline id, queue, proposal JSON, re-runs (for `tasks.lost`)
     lost-suspects                 hash proposal → first time its pipeline was found nowhere
     running:<worker>              set + TTL         task and root ids a live worker holds in memory (its sign of life)
+    workers                       set               identities that published `running:` (expired ones pruned)
     orphan-suspects               hash delivery tag → first time its unacked message was held by no live worker
     nodes                         zset node → last heartbeat (unix s)
     last-reap                     hash node → the node's last reap report (JSON)
@@ -63,6 +64,7 @@ PENDING_KEY: Final = f"{PREFIX}pending"
 SUSPECTS_KEY: Final = f"{PREFIX}lost-suspects"
 RUNNING_PREFIX: Final = f"{PREFIX}running:"
 ORPHAN_SUSPECTS_KEY: Final = f"{PREFIX}orphan-suspects"
+WORKERS_KEY: Final = f"{PREFIX}workers"
 ALIVE_MEMBER: Final = "@alive"  # keeps a worker's running set present while it holds nothing
 
 
@@ -202,22 +204,34 @@ class PipelineStore:
             pipe.delete(key)
             pipe.sadd(key, *members)
             pipe.expire(key, ttl_s)
+            pipe.sadd(WORKERS_KEY, worker)
             pipe.execute()
 
     def running_workers(self) -> list[str]:
-        """Identities of the workers whose sign of life has not expired."""
+        """Identities of the workers whose sign of life has not expired (the expired ones are pruned)."""
         with _translate():
-            return sorted(str(k)[len(RUNNING_PREFIX) :] for k in self.redis.scan_iter(match=f"{RUNNING_PREFIX}*"))
+            known = sorted(str(w) for w in self.redis.smembers(WORKERS_KEY))
+            if not known:
+                return []
+            pipe = self.redis.pipeline()
+            for worker in known:
+                pipe.exists(f"{RUNNING_PREFIX}{worker}")
+            alive = [w for w, flag in zip(known, pipe.execute(), strict=True) if flag]
+            expired = set(known) - set(alive)
+            if expired:
+                self.redis.srem(WORKERS_KEY, *expired)
+        return alive
 
     def forget_worker(self, worker: str) -> None:
         """Drop a worker known to be dead: nothing it held counts as held any more."""
         with _translate():
             self.redis.delete(f"{RUNNING_PREFIX}{worker}")
+            self.redis.srem(WORKERS_KEY, worker)
 
     def running_ids(self) -> set[str]:
-        """Every id some live worker reported holding."""
+        """Every id some live worker reported holding (no keyspace scan: workers are registered)."""
+        keys = [f"{RUNNING_PREFIX}{worker}" for worker in self.running_workers()]
         with _translate():
-            keys = list(self.redis.scan_iter(match=f"{RUNNING_PREFIX}*", count=500))
             return {str(m) for m in self.redis.sunion(keys)} - {ALIVE_MEMBER} if keys else set()
 
     def lease(self, pipeline_id: str) -> dict[str, str] | None:
