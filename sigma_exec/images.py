@@ -107,10 +107,22 @@ def import_changes(profile: LanguageProfile) -> list[str]:
     return [f"ENV {k}={v}" for k, v in env.items()] + [f"WORKDIR {c.WORKSPACE_DIR}"]
 
 
+BUILD_LOCK_SLOTS = 32
+
+
+def build_lock_path(name: str) -> Path:
+    """The lock file serialising builds of image `name` across processes (pure).
+
+    A fixed set of slots: per-project images (dependency layers, Dockerfiles) leave no new file behind.
+    Builds never nest, so two names sharing a slot only wait for each other.
+    """
+    slot = int(hashlib.sha256(name.encode()).hexdigest(), 16) % BUILD_LOCK_SLOTS
+    return Path(tempfile.gettempdir()) / f"sigma-exec-build-{slot:02d}.lock"
+
+
 @contextmanager
 def _build_lock(name: str) -> Iterator[None]:
-    path = Path(tempfile.gettempdir()) / f"sigma-exec-build-{name}.lock"
-    with path.open("w") as handle:
+    with build_lock_path(name).open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -73,3 +73,11 @@ def test_parse_resolved_pairs_paths_and_directory_flags() -> None:
     assert commands.parse_oom_count(b"2\n") == 2
     assert commands.parse_oom_count(b"") == 0
     assert commands.parse_oom_count(b"x") is None
+
+
+def test_image_build_locks_use_a_fixed_set_of_files() -> None:
+    from sigma_exec.images import BUILD_LOCK_SLOTS, build_lock_path
+
+    paths = {build_lock_path(f"deps-{i:05d}") for i in range(1000)}
+    assert len(paths) == BUILD_LOCK_SLOTS  # a thousand projects' layers, still 32 files
+    assert build_lock_path("python-abc") == build_lock_path("python-abc")
