@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -229,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except SigmaExecError as exc:
         console.print(f"[red]error:[/] {exc}")
+        return 2
+    except ValidationError as exc:  # a malformed proposal: name each bad field
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        console.print(f"[red]error:[/] invalid proposal: {problems}")
         return 2
     except KeyboardInterrupt:
         return 2

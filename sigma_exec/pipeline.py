@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sigma_exec.changes import normalise_path
 from sigma_exec.errors import DockerUnavailableError, InvalidChangeError, SigmaExecError
@@ -43,12 +43,16 @@ class ProposalStatus(StrEnum):
     ERROR = "error"
 
 
+# An id becomes Redis keys, labels and log lines: printable, bounded.
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
 class Proposal(BaseModel):
     """What the agent asks to run."""
 
     model_config = ConfigDict(frozen=True)
-    proposal_id: str
-    project_id: str | int
+    proposal_id: Identifier
+    project_id: Identifier | int
     workspace: str
     language: str
     changes: list[dict[str, Any]] = Field(default_factory=list)

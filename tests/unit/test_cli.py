@@ -31,3 +31,9 @@ def test_a_missing_changes_file_is_named() -> None:
 def test_run_requires_a_language() -> None:
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["run", "."])
+
+
+@pytest.mark.parametrize("bad_id", ["two\nlines", "nul\x00byte", "x" * 201])
+def test_a_malformed_proposal_id_is_refused_by_name_before_anything_runs(bad_id: str, capsys) -> None:
+    assert cli.main(["run", "examples/sample_project", "--language", "python", "--proposal-id", bad_id]) == 2
+    assert "invalid proposal: proposal_id" in capsys.readouterr().err
