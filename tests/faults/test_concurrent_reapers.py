@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fault_helpers import RedisServer, new_run_id
-from pipeline_helpers import SAMPLE_PROJECT
+from pipeline_helpers import SAMPLE_PROJECT, wait_until
 
 from sigma_exec import DockerExecutor, Settings
 
@@ -86,3 +86,24 @@ def test_two_concurrent_reapers_remove_only_what_is_reapable(own_redis: RedisSer
     backend = DockerBackend()
     left = {c["Id"] for c in backend.list_containers({"sigma.node": node})}
     assert left == {fresh, live}
+
+
+def test_two_beat_processes_at_once_cause_no_error(own_redis: RedisServer, fault_cluster: Any) -> None:
+    """Two `celery -A tasks beat` (same schedule file) and a worker: every reap runs, none fails."""
+    from tasks.store import PipelineStore
+
+    store = PipelineStore.from_url(own_redis.url)
+    node = f"beat2-{new_run_id()}"
+    worker = fault_cluster.worker(node, REAPER_INTERVAL_SECONDS="10")
+    beats = [fault_cluster.spawn(f"beat{i}", ["beat", "--loglevel=INFO"], REAPER_INTERVAL_SECONDS="10") for i in (1, 2)]
+
+    def scheduled_reap() -> dict[str, Any] | None:
+        report = store.last_reaps().get(node)
+        return report if report and report["reason"] == "schedule" else None
+
+    report = wait_until(scheduled_reap, 60, interval_s=0.5, what="a scheduled reap of the node")
+    wait_until(lambda: all("Sending due task" in b.text() for b in beats), 30, what="both beats to send")
+    assert report["errors"] == []
+    for proc in [*beats, worker]:
+        assert proc.alive(), proc.text()[-2000:]
+        assert "Traceback" not in proc.text() and " ERROR/" not in proc.text(), proc.text()[-2000:]
