@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
-from tasks.store import ORPHAN_SUSPECTS_KEY, PREFIX, PipelineStore, lease_key
+from tasks.store import ORPHAN_SUSPECTS_KEY, PREFIX, PipelineStore
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +60,21 @@ class LostSweep(BaseModel):
     skipped: str | None = None
 
 
-def message_ids(raw: str | bytes) -> set[str]:
-    """Task id and root id of one serialized kombu message (empty for anything unreadable)."""
+def _headers(raw: str | bytes) -> dict[str, Any]:
+    """The headers of one serialized kombu message or unacked entry (empty for anything unreadable)."""
     try:
         message = json.loads(raw)
     except ValueError:
-        return set()
+        return {}
     if isinstance(message, list) and message:  # the unacked hash stores [message, exchange, routing key]
         message = message[0]
     headers = message.get("headers") if isinstance(message, dict) else None
-    if not isinstance(headers, dict):
-        return set()
+    return headers if isinstance(headers, dict) else {}
+
+
+def message_ids(raw: str | bytes) -> set[str]:
+    """Task id and root id of one serialized kombu message (empty for anything unreadable)."""
+    headers = _headers(raw)
     return {str(headers[k]) for k in ("id", "root_id") if headers.get(k)}
 
 
@@ -129,7 +133,7 @@ def sweep(
         candidates = _candidates(store, store.pending_since(now - grace_s), report)
         if not candidates:
             return report
-        leased = _leased(store, candidates.values())
+        leased, _done = store.pipeline_liveness(s["pipeline_id"] for s in candidates.values())
         # The broker is read only for pipelines without a lease (the usual sweep reads nothing more).
         seen = ids_in_broker(store) if any(s["pipeline_id"] not in leased for s in candidates.values()) else set()
         found = seen | leased
@@ -157,14 +161,6 @@ def _candidates(store: PipelineStore, proposal_ids: list[str], report: LostSweep
             continue
         candidates[proposal_id] = submission
     return candidates
-
-
-def _leased(store: PipelineStore, submissions: Iterable[dict[str, str]]) -> set[str]:
-    ids = [s["pipeline_id"] for s in submissions]
-    pipe = store.redis.pipeline()
-    for pid in ids:
-        pipe.exists(lease_key(pid))
-    return {pid for pid, flag in zip(ids, pipe.execute(), strict=True) if flag}
 
 
 def _act_on_lost(
@@ -279,11 +275,7 @@ def restore_held_by(store: PipelineStore, dead: Iterable[str], restore: Callable
 
 def task_id_of(raw: str | bytes) -> str:
     """The task id of one unacked entry ('' when unreadable)."""
-    try:
-        entry = json.loads(raw)
-        return str(entry[0]["headers"]["id"])
-    except (ValueError, LookupError, TypeError):
-        return ""
+    return str(_headers(raw).get("id") or "")
 
 
 def sweep_lost_pipelines(now: float | None = None, *, force: bool = False) -> LostSweep:

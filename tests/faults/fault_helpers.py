@@ -23,19 +23,14 @@ PIPELINE_TESTS = Path(__file__).resolve().parents[1] / "pipeline"
 if str(PIPELINE_TESTS) not in sys.path:  # reuse the pipeline tests' process helpers
     sys.path.insert(0, str(PIPELINE_TESTS))
 
-from pipeline_helpers import REPO, SAMPLE_PROJECT, free_port, pings, wait_until  # noqa: E402
+from pipeline_helpers import REPO, SAMPLE_PROJECT, SMALL_TIME_LIMITS, free_port, pings, wait_until  # noqa: E402
 
 TERMINAL = frozenset({"executed", "rejected", "error"})
 OUTCOME_SET = re.compile(rb"\r\nSET\r\n\$\d+\r\nsigma:outcome:([^\r]+)\r\n", re.IGNORECASE)
-# Small limits (as in tests/pipeline/test_worker_loss.py) so an abandoned message returns in seconds.
+# Small limits (shared with tests/pipeline) so an abandoned message returns in seconds.
 FAST_LIMITS = {
-    "TEST_TIMEOUT": "10",
-    "BUILD_TIMEOUT": "10",
+    **SMALL_TIME_LIMITS,
     "AUTO_BUILD": "false",
-    "CELERY_SOFT_TIME_LIMIT": "20",
-    "CELERY_TIME_LIMIT": "25",
-    "CELERY_RETRY_BACKOFF_MAX": "2",
-    "CELERY_VISIBILITY_TIMEOUT": "30",
     "CELERY_MAX_RETRIES": "8",
     # The lost-pipeline sweep (tasks.lost) every 5 s: a message lost in a Redis restart is re-run quickly.
     "NODE_HEARTBEAT_SECONDS": "5",

@@ -19,6 +19,15 @@ SAMPLE_PROJECT = REPO / "examples" / "sample_project"
 SAMPLE_CHANGES = REPO / "examples" / "sample_changes.json"
 CELERY = str(Path(sys.executable).with_name("celery"))
 WORKER_READY_S = 40.0
+# Small limits for workers of reliability tests: an abandoned message comes back in seconds, not minutes.
+SMALL_TIME_LIMITS = {
+    "TEST_TIMEOUT": "10",
+    "BUILD_TIMEOUT": "10",
+    "CELERY_SOFT_TIME_LIMIT": "20",
+    "CELERY_TIME_LIMIT": "25",
+    "CELERY_RETRY_BACKOFF_MAX": "2",
+    "CELERY_VISIBILITY_TIMEOUT": "30",
+}
 
 
 def free_port() -> int:
@@ -123,6 +132,22 @@ def _docker() -> Any:
     import docker
 
     return docker.from_env(timeout=30)
+
+
+def submit_sample(project_id: str, prefix: str = "prop", **extra: Any) -> Any:
+    """Submit the sample project (no changes) through `tasks.submit_proposal` with a fresh proposal id."""
+    import uuid
+
+    from tasks import submit_proposal
+
+    return submit_proposal(
+        proposal_id=f"{prefix}-{uuid.uuid4().hex[:10]}",
+        project_id=project_id,
+        workspace=str(SAMPLE_PROJECT),
+        language="python",
+        changes=[],
+        **extra,
+    )
 
 
 def sigma_networks() -> set[str]:

@@ -18,37 +18,23 @@ from typing import Any
 
 import pytest
 import redis
-from pipeline_helpers import SAMPLE_PROJECT, Cluster, sandboxes_of, wait_until
+from pipeline_helpers import SAMPLE_PROJECT, SMALL_TIME_LIMITS, Cluster, sandboxes_of, submit_sample, wait_until
 
 from tasks.lost import message_ids
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 
 FAST_SWEEP = {
+    **SMALL_TIME_LIMITS,
+    "AUTO_BUILD": "false",
     "NODE_HEARTBEAT_SECONDS": "2",
     "LOST_PIPELINE_GRACE_SECONDS": "1",
     "LOST_PIPELINE_CONFIRM_SECONDS": "2",
-    "TEST_TIMEOUT": "10",
-    "BUILD_TIMEOUT": "10",
-    "AUTO_BUILD": "false",
-    "CELERY_SOFT_TIME_LIMIT": "20",
-    "CELERY_TIME_LIMIT": "25",
-    "CELERY_RETRY_BACKOFF_MAX": "2",
-    "CELERY_VISIBILITY_TIMEOUT": "30",
 }
 
 
 def submit(project_id: str, test_command: str = "echo lost-and-found") -> Any:
-    from tasks import submit_proposal
-
-    return submit_proposal(
-        proposal_id=f"lost-{uuid.uuid4().hex[:10]}",
-        project_id=project_id,
-        workspace=str(SAMPLE_PROJECT),
-        language="python",
-        changes=[],
-        test_command=test_command,
-    )
+    return submit_sample(project_id, "lost", test_command=test_command)
 
 
 def drop_queued(client: redis.Redis, queue: str, pipeline_id: str) -> int:

@@ -9,38 +9,20 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 from typing import Any
 
 import pytest
-from pipeline_helpers import SAMPLE_PROJECT, Cluster, sandboxes_of, wait_until
+from pipeline_helpers import SMALL_TIME_LIMITS, Cluster, sandboxes_of, submit_sample, wait_until
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 
 MAX_DELIVERIES = 2
-SMALL_LIMITS = {
-    "TEST_TIMEOUT": "10",
-    "BUILD_TIMEOUT": "10",
-    "CELERY_SOFT_TIME_LIMIT": "20",
-    "CELERY_TIME_LIMIT": "25",
-    "CELERY_RETRY_BACKOFF_MAX": "2",
-    "CELERY_VISIBILITY_TIMEOUT": "30",
-    "CELERY_MAX_DELIVERIES": str(MAX_DELIVERIES),
-}
+SMALL_LIMITS = {**SMALL_TIME_LIMITS, "CELERY_MAX_DELIVERIES": str(MAX_DELIVERIES)}
 TERMINAL_BOUND_S = 240  # DESIGN: terminal within 4 minutes of a new worker starting
 
 
 def submit(project_id: str, **extra: Any) -> Any:
-    from tasks import submit_proposal
-
-    return submit_proposal(
-        proposal_id=f"prop-{uuid.uuid4().hex[:10]}",
-        project_id=project_id,
-        workspace=str(SAMPLE_PROJECT),
-        language="python",
-        changes=[],
-        **extra,
-    )
+    return submit_sample(project_id, **extra)
 
 
 def lease_in_stage(pipeline_id: str, stage: str) -> dict[str, str] | None:
