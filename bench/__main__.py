@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import threading
@@ -127,6 +128,38 @@ def _bench_core(
     results["raw_start_remove"] = timed(raw_start_remove, RUNS)
     results["create_cached"] = timed(cached_create, RUNS)
     results["create_cached"]["ratio_vs_raw_start"] = ratio(results["create_cached"], results["raw_start_remove"])
+    return results
+
+
+DEPS_SAMPLES = {
+    "python": ROOT / "tests" / "samples" / "py_src_layout",
+    "javascript": ROOT / "tests" / "samples" / "js_deps",
+}
+
+
+def bench_deps(ex: DockerExecutor, settings: Settings) -> dict:
+    """create_with_deps: first create (fetch + offline install + commit, wheel cache empty) and cached create."""
+    results: dict[str, Any] = {}
+    runs_first = max(1, RUNS // 10)
+    for language, sample in DEPS_SAMPLES.items():
+        with tempfile.TemporaryDirectory(prefix="sigma-bench-deps-") as tmp:
+            cold = DockerExecutor(settings.model_copy(update={"DEPS_CACHE_DIR": str(Path(tmp) / "wheels")}))
+
+            def first(language: str = language, sample: Path = sample, cold: DockerExecutor = cold) -> None:
+                created = cold.create_project_container(PROJECT, str(sample), language)
+                assert created.success, created.error
+                cold.stop_container(created.container_id or "")
+                assert cold.backend is not None and created.image
+                cold.backend.remove_image(created.image)
+                shutil.rmtree(Path(tmp) / "wheels", ignore_errors=True)
+
+            def cached(language: str = language, sample: Path = sample) -> None:
+                created = ex.create_project_container(PROJECT, str(sample), language)
+                assert created.success, created.error
+                ex.stop_container(created.container_id or "")
+
+            results[f"create_with_deps_{language}_first"] = timed(first, runs_first, warmup=0)
+            results[f"create_with_deps_{language}_cached"] = timed(cached, RUNS)
     return results
 
 
@@ -257,6 +290,10 @@ def table(results: dict[str, Any]) -> str:
         "exec_trivial_with_workspace": ("ratio_vs_raw_cold", "(project lease: + rename + put_archive)"),
         "exec_warm": ("ratio_vs_raw_exec_run", "<= 1.15x raw exec_run"),
         "create_cached": ("ratio_vs_raw_start", "<= 1.5x raw start"),
+        "create_with_deps_python_cached": ("ratio_vs_raw_start", "<= 1.5x raw start"),
+        "create_with_deps_javascript_cached": ("ratio_vs_raw_start", "<= 1.5x raw start"),
+        "create_with_deps_python_first": (None, "fetch + offline install + commit"),
+        "create_with_deps_javascript_first": (None, "fetch + offline install + commit"),
         "pipeline_python_celery": ("ratio_vs_inprocess", "<= 1.15x in-process"),
         "apply_500": (None, "<= 0.3 s"),
         "stats": (None, "<= 0.2 s"),
@@ -302,6 +339,11 @@ def main() -> int:
                 results["pipeline_python_celery"], results["pipeline_python_inprocess"]
             )
         results.update(bench_flood_rss(ex))
+        results.update(bench_deps(ex, settings))
+        for language in DEPS_SAMPLES:
+            results[f"create_with_deps_{language}_cached"]["ratio_vs_raw_start"] = ratio(
+                results[f"create_with_deps_{language}_cached"], results["raw_start_remove"]
+            )
     finally:
         pooled.close()
         ex.cleanup_project(PROJECT)

@@ -11,6 +11,7 @@ import io
 import os
 import stat
 import tarfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,13 +21,19 @@ from sigma_exec.errors import WorkspaceError
 DEFAULT_EXCLUDES = frozenset({".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"})
 
 
-def _info(name: str, *, uid: int, gid: int, mode: int, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
+ZIP_EPOCH = 315_532_800  # 1980-01-01: wheel and zip builders refuse anything older
+
+
+def _info(
+    name: str, *, uid: int, gid: int, mode: int, kind: bytes = tarfile.REGTYPE, mtime: float | None = None
+) -> tarfile.TarInfo:
+    """A tar entry; without `mtime` it is stamped now, so that a written change is always newer than before."""
     info = tarfile.TarInfo(name)
     info.type = kind
     info.uid, info.gid = uid, gid
     info.uname = info.gname = ""
     info.mode = mode & 0o777
-    info.mtime = 0
+    info.mtime = int(time.time() if mtime is None else mtime)
     return info
 
 
@@ -55,19 +62,23 @@ class _Budget:
             )
 
 
-def _add_entry(tar: tarfile.TarFile, root: str, rel: str, *, uid: int, gid: int, budget: _Budget) -> None:
+def _add_entry(
+    tar: tarfile.TarFile, root: str, rel: str, *, uid: int, gid: int, budget: _Budget, keep_mtime: bool
+) -> None:
     full = os.path.join(root, rel)
     st = os.lstat(full)
+    mtime = max(st.st_mtime, ZIP_EPOCH) if keep_mtime else 0
     if stat.S_ISLNK(st.st_mode):
-        info = _info(rel, uid=uid, gid=gid, mode=0o777, kind=tarfile.SYMTYPE)
+        info = _info(rel, uid=uid, gid=gid, mode=0o777, kind=tarfile.SYMTYPE, mtime=mtime)
         info.linkname = os.readlink(full)
         tar.addfile(info)
     elif stat.S_ISDIR(st.st_mode):
-        tar.addfile(_info(rel, uid=uid, gid=gid, mode=(st.st_mode & 0o777) | 0o700, kind=tarfile.DIRTYPE))
+        mode = (st.st_mode & 0o777) | 0o700
+        tar.addfile(_info(rel, uid=uid, gid=gid, mode=mode, kind=tarfile.DIRTYPE, mtime=mtime))
     elif stat.S_ISREG(st.st_mode):
         budget.take(st.st_size, rel)
         data = _read_regular(full, budget.left + st.st_size)
-        info = _info(rel, uid=uid, gid=gid, mode=(st.st_mode & 0o777) | 0o600)
+        info = _info(rel, uid=uid, gid=gid, mode=(st.st_mode & 0o777) | 0o600, mtime=mtime)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     # sockets, fifos and devices are left out on purpose
@@ -80,8 +91,13 @@ def workspace_tar(
     gid: int,
     max_bytes: int,
     excludes: Iterable[str] = DEFAULT_EXCLUDES,
+    keep_mtime: bool = True,
 ) -> bytes:
-    """Pack a host directory as an uncompressed tar, links kept as links."""
+    """Pack a host directory as an uncompressed tar, links kept as links.
+
+    Modification times are kept (raised to 1980 at least, which zip-based builds need); `keep_mtime=False`
+    stamps 0 everywhere, for a tar whose bytes must depend on content only (a build-context hash).
+    """
     root = os.fspath(workspace)
     if not os.path.isdir(root):
         raise WorkspaceError(f"workspace {root!r} does not exist or is not a directory")
@@ -94,7 +110,7 @@ def workspace_tar(
             rel_dir = os.path.relpath(dirpath, root)
             for name in [*dirnames, *sorted(filenames)]:
                 rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                _add_entry(tar, root, rel, uid=uid, gid=gid, budget=budget)
+                _add_entry(tar, root, rel, uid=uid, gid=gid, budget=budget, keep_mtime=keep_mtime)
     return buf.getvalue()
 
 

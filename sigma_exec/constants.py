@@ -18,6 +18,7 @@ LABEL_DEPS_HASH: Final = "sigma.deps-hash"
 
 ROLE_PROJECT: Final = "project"
 ROLE_DEPS_IMAGE: Final = "deps-image"
+ROLE_DEPS_BUILD: Final = "deps-build"
 
 # Paths inside the sandbox.
 WORKSPACE_DIR: Final = "/workspace"

@@ -352,6 +352,18 @@ class DockerBackend:
             return str(exc)
         return None
 
+    def commit(self, container_id: str, repository: str, tag: str, changes: Sequence[str]) -> str:
+        """Commit a (stopped or running) container's filesystem as an image; volumes are not included."""
+        with _translate(container_id):
+            return str(self.api.commit(container_id, repository=repository, tag=tag, changes=list(changes))["Id"])
+
+    def image_labels(self, ref: str) -> dict[str, str]:
+        try:
+            with _translate():
+                return dict(self.api.inspect_image(ref).get("Config", {}).get("Labels") or {})
+        except SandboxError:
+            return {}
+
     def tag_image(self, ref: str, repository: str, tag: str) -> None:
         with _translate():
             self.api.tag(ref, repository, tag)

@@ -80,5 +80,14 @@ class ImageBuildError(PermanentError):
         self.log_tail = log_tail
 
 
+class DependencyError(ImageBuildError):
+    """Raised when a project's dependencies cannot be fetched or installed; names each one and why."""
+
+    def __init__(self, problems: list[str], log_tail: str = "") -> None:
+        shown = "; ".join(problems[:20]) + (f"; … {len(problems) - 20} more" if len(problems) > 20 else "")
+        super().__init__(f"dependencies could not be installed: {shown}", log_tail)
+        self.problems = problems
+
+
 class SandboxError(PermanentError):
     """Raised when the sandbox refused an operation (e.g. a path escaping /workspace)."""

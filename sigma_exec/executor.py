@@ -48,6 +48,7 @@ from sigma_exec.models import (
     TestResult,
 )
 from sigma_exec.outcomes import build_result, execution_result, judge_tests, read_reports
+from sigma_exec.output import sanitize_text
 from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings, load_policy, read_only_hits
 from sigma_exec.pool import ROLE_POOL, WarmPool
 from sigma_exec.settings import NetworkPolicy, Settings
@@ -215,6 +216,7 @@ class DockerExecutor:
             image=image,
             language=profile.name,
             creation_time=round(time.monotonic() - started, 3),
+            warnings=[sanitize_text(w)[:1000] for w in warnings[:50]],
         )
 
     def _start_behind_proxy(

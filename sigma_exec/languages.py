@@ -45,14 +45,23 @@ class ImageRecipe(_Data):
     extra_suites: list[str] = Field(default_factory=list, description="e.g. bookworm-backports")
     customize: list[str] = Field(default_factory=list, description="extra mmdebstrap customize hooks")
     files: dict[str, str] = Field(default_factory=dict, description="absolute path in the image → content")
+    npm_tools: list[str] = Field(
+        default_factory=list, description="name@version from the npm registry (no Debian package), on PATH"
+    )
 
 
 class DepsSpec(_Data):
-    """Which files define a project's dependencies (their hash keys the dependency layer)."""
+    """How a project's dependencies are read, fetched and installed into its layer."""
 
-    manifests: list[str] = Field(default_factory=list)
-    wheel_dirs: list[str] = Field(default_factory=list)
-    install_script: str = ""
+    wheel_dirs: list[str] = Field(default_factory=list, description="workspace folders of wheels it carries")
+    fetch: str = Field(
+        "", description="pip | npm | go | gem | maven: fetched on the host, installed offline by layer_script"
+    )
+    layer_script: str = Field("", description="runs as root in the offline build sandbox; /sigma holds the fetch")
+    layer_env: dict[str, str] = Field(default_factory=dict, description="image environment of the layer")
+    requirement_files: list[str] = Field(default_factory=list, description="globs of requirement files read")
+    test_groups: list[str] = Field(default_factory=list, description="extras / groups holding test dependencies")
+    runner: list[str] = Field(default_factory=list, description="what the test command needs unless declared")
 
 
 class LanguageProfile(_Data):

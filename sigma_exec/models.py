@@ -158,6 +158,7 @@ class CreateResult(_Frozen):
     image: str | None = None
     language: str | None = None
     creation_time: float = 0.0
+    warnings: list[str] = Field(default_factory=list, description="e.g. what a manifest asked that was ignored")
 
     def _as_tuple(self) -> tuple[bool, str | None, str | None]:
         return (self.success, self.container_id, self.error)

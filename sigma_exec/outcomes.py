@@ -1,14 +1,24 @@
 """Turning raw exec results and report files into public results (pure).
 
 Counts come from structured reports, never from terminal text; when no report
-exists, counts stay None and the verdict falls back to the exit code.
+exists, counts stay None and the verdict falls back to the exit code, except when the
+runner's exit code says no test ran (pytest's 4 and 5, 2 on collection errors): then
+the counts are zeros and the output only supplies the cause to name.
 """
 
 from __future__ import annotations
 
 from sigma_exec.languages import Framework, ReportSpec
 from sigma_exec.models import BuildResult, ExecutionResult, ParsedReport, RawExec, TestResult
-from sigma_exec.reports import COVERAGE_KINDS, TEST_REPORT_KINDS, merge_reports, parse_coverage, parse_test_report
+from sigma_exec.reports import (
+    COVERAGE_KINDS,
+    TEST_REPORT_KINDS,
+    EarlyStop,
+    diagnose_no_tests,
+    merge_reports,
+    parse_coverage,
+    parse_test_report,
+)
 
 # Where each report kind is looked for when a framework does not say (test_command overrides).
 FALLBACK_REPORTS = [
@@ -90,6 +100,30 @@ def _has_counts(report: ParsedReport) -> bool:
     )
 
 
+def _executed(counts: ParsedReport) -> int:
+    """Tests whose body ran to a verdict; skipped and errored ones (setup, collection) did not."""
+    return (counts.tests_passed or 0) + (counts.tests_failed or 0)
+
+
+def _total(counts: ParsedReport) -> int:
+    return _executed(counts) + (counts.tests_skipped or 0) + (counts.tests_errored or 0)
+
+
+def _counts(report: ParsedReport | None, early: EarlyStop | None, framework: str | None) -> ParsedReport | None:
+    """The report's counts; zeros when the runner says it stopped before any test and left no report."""
+    if report is not None and _has_counts(report):
+        return report
+    if early is None:
+        return None
+    return ParsedReport(
+        framework=framework or "",
+        tests_passed=0,
+        tests_failed=0,
+        tests_skipped=0,
+        tests_errored=early.collection_errors,
+    )
+
+
 def judge_tests(
     execution: ExecutionResult,
     report: ParsedReport | None,
@@ -99,19 +133,20 @@ def judge_tests(
     command: str,
     source: str | None,
 ) -> TestResult:
-    """The verdict: the runner's exit code and its report must both say "passed"."""
-    counts = report if report and _has_counts(report) else None
+    """The verdict: the runner's exit code and its report must both say "passed", and a test must have run.
+
+    No test ran when the runner says it stopped before its first test (pytest: exit 2 on collection
+    errors, 4, 5) or the report lists none. A proposal that deletes or breaks every test is not a pass,
+    and coverage measured while no test ran (imports of the test files) is no coverage: it is None.
+    """
+    early = diagnose_no_tests(framework, execution.exit_code, execution.output)
+    counts = _counts(report, early, framework)
+    if early is not None and counts is not None and _executed(counts) > 0:
+        early = None  # the report shows tests that ran: it outweighs the output
     failed = (counts.tests_failed or 0) + (counts.tests_errored or 0) if counts else 0
-    error = execution.error
-    if report and report.error:
-        error = report.error if not error else f"{error}; {report.error}"
-    no_tests = execution.exit_code == 5 and framework == "pytest" and failed == 0
-    # No tests collected is not a pass: a proposal that deletes the failing tests must not be executed.
-    success = not execution.timed_out and failed == 0 and execution.exit_code == 0
-    if counts and execution.exit_code not in (0, None) and failed == 0 and not no_tests:
-        error = f"runner exited with code {execution.exit_code} although its report shows no failure"
-    if no_tests:
-        error = "no tests were collected"
+    none_ran = early is not None or (counts is not None and _total(counts) == 0)
+    success = not execution.timed_out and failed == 0 and execution.exit_code == 0 and not none_ran
+    reported = report is not None and _has_counts(report)
     return TestResult(
         success=success,
         framework=framework,
@@ -120,16 +155,40 @@ def judge_tests(
         tests_failed=counts.tests_failed if counts else None,
         tests_skipped=counts.tests_skipped if counts else None,
         tests_errored=counts.tests_errored if counts else None,
-        coverage_percent=coverage,
+        coverage_percent=coverage if counts is None or _executed(counts) > 0 else None,
         cases=list(counts.cases) if counts else [],
         output=execution.output,
-        error=None if success and not no_tests else error,
+        error=None if success else _test_error(execution, report, early, failed=failed, none_ran=none_ran),
         exit_code=execution.exit_code,
         execution_time=execution.execution_time,
         timed_out=execution.timed_out,
         truncated=execution.truncated,
-        report_source=source if counts else None,
+        report_source=source if reported else None,
     )
+
+
+def _test_error(
+    execution: ExecutionResult, report: ParsedReport | None, early: EarlyStop | None, *, failed: int, none_ran: bool
+) -> str | None:
+    """Why a test run is not a pass: a time-out or kill first, then why no test ran, then failures."""
+    report_error = report.error if report else None
+    if none_ran and not (execution.timed_out or execution.oom_killed):
+        return (early.reason if early else None) or report_error or _nothing_ran(execution, early)
+    error = execution.error
+    if report_error:
+        error = report_error if not error else f"{error}; {report_error}"
+    reported = report is not None and _has_counts(report)
+    if reported and execution.exit_code not in (0, None) and failed == 0:
+        error = f"runner exited with code {execution.exit_code} although its report shows no failure"
+    return error
+
+
+def _nothing_ran(execution: ExecutionResult, early: EarlyStop | None) -> str:
+    if early is not None:
+        return f"no test ran: the runner stopped before its first test (exit code {execution.exit_code})"
+    if execution.exit_code in (0, None):
+        return "no test ran: the test report lists no test"
+    return f"no test ran: the test report lists no test and the runner exited with code {execution.exit_code}"
 
 
 def build_result(execution: ExecutionResult, *, command: str, steps: list[str]) -> BuildResult:

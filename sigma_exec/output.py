@@ -66,3 +66,12 @@ class BoundedOutput:
         else:
             body = _strip(bytes(self._head) + tail)
         return body.decode("utf-8", errors="replace")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def sanitize_text(text: str) -> str:
+    """Text from a sandbox or a registry client made safe for a log, a terminal or Redis."""
+    stripped = _strip(text.encode("utf-8", errors="replace")).decode("utf-8", errors="replace")
+    return _CONTROL.sub("", stripped)

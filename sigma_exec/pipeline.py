@@ -83,6 +83,7 @@ class PipelineState(BaseModel):
     error: str | None = None
     reasons: list[str] = Field(default_factory=list)
     flagged_paths: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 class ProposalOutcome(BaseModel):
@@ -98,6 +99,7 @@ class ProposalOutcome(BaseModel):
     stages: list[StageRecord] = Field(default_factory=list)
     node: str = ""
     flagged_paths: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="e.g. dependency notes from create")
 
 
 def _tail(text: str) -> str:
@@ -167,6 +169,7 @@ def stage_create(executor: DockerExecutor, state: PipelineState, pipeline_id: st
             state.status, state.error = ProposalStatus.ERROR, f"create failed: {result.error}"
             return False, result.error
         state.container_id = result.container_id
+        state.warnings = list(result.warnings)
         return True, result.image
 
     _timed(state, Stage.CREATE, body)
@@ -306,6 +309,7 @@ def decide(state: PipelineState, settings: Settings) -> ProposalOutcome:
         stages=state.stages,
         node=state.node,
         flagged_paths=state.flagged_paths,
+        warnings=state.warnings,
     )
 
 
@@ -317,7 +321,10 @@ def _test_reasons(tests: dict[str, Any] | None, settings: Settings) -> list[str]
         reasons.append(f"tests timed out after {settings.TEST_TIMEOUT}s")
     elif not tests.get("success"):
         failed = (tests.get("tests_failed") or 0) + (tests.get("tests_errored") or 0)
-        reasons.append(f"tests failed ({failed} failed or errored): {tests.get('error') or 'see output'}")
+        if tests.get("tests_passed") == 0 and tests.get("tests_failed") == 0:  # counted, and none ran
+            reasons.append(f"no test ran ({failed} errored): {tests.get('error') or 'see output'}")
+        else:
+            reasons.append(f"tests failed ({failed} failed or errored): {tests.get('error') or 'see output'}")
     coverage = tests.get("coverage_percent")
     if settings.MIN_TEST_COVERAGE > 0:
         if coverage is None:

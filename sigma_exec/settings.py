@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     DEBIAN_SUITE: str = "bookworm"
     DEBIAN_MIRROR: str = ""
     ALLOW_PROJECT_DOCKERFILE: bool = False
+    DEPS_CACHE_DIR: str = Field("", description="this node's fetched wheels; empty = ~/.cache/sigma-exec/wheels")
+    DEPS_BEST_EFFORT: bool = Field(False, description="install what can be fetched and warn, instead of failing")
+    DEPS_FETCH_TIMEOUT: int = Field(900, ge=1, description="seconds for fetching one project's dependencies")
+    DEPS_MAX_MB: int = Field(1024, ge=1, description="cap on one project's fetched dependencies")
+    MAVEN_MIRROR_URL: str = Field("", description="Maven repository URL for artifacts Debian lacks; empty = none")
+    GEM_SOURCE: str = Field("", description="the operator's gem server (e.g. a rubygems mirror) URL; empty = none")
+    GOPROXY: str = Field("", description="Go module proxies (Go's comma/pipe list); empty = Go modules not fetched")
 
     NODE_GPUS: int = Field(-1, ge=-1, description="-1 = detect (nvidia runtime), 0 = none, N = N GPUs")
 

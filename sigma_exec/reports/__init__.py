@@ -3,6 +3,8 @@
 Nothing here does I/O, and nothing raises on bad data: an unreadable test report
 comes back as `ParsedReport(error="report unreadable: <reason>")` with no counts,
 an unreadable coverage report as None. Only an unknown `kind` raises ValueError.
+`diagnose_no_tests` reads a runner's exit code and terminal output (never for counts) to
+say why a run stopped before its first test, for the runners whose output says it.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from sigma_exec.models import CoverageReport, ParsedReport, TestCase
-from sigma_exec.reports import coverage, gotest, jest, junit, minitest, rspec
+from sigma_exec.reports import coverage, gotest, jest, junit, minitest, pytest_console, rspec
 from sigma_exec.reports._common import MAX_CASES, ReportUnreadable, unreadable
+from sigma_exec.reports.pytest_console import EarlyStop
 
 __all__ = [
     "COVERAGE_KINDS",
     "TEST_REPORT_KINDS",
+    "EarlyStop",
+    "diagnose_no_tests",
     "merge_reports",
     "parse_coverage",
     "parse_test_report",
@@ -27,6 +32,10 @@ _TEST_PARSERS: dict[str, Callable[[bytes], ParsedReport]] = {
     "gotest": gotest.parse,
     "rspec": rspec.parse,
     "minitest": minitest.parse,
+}
+# By framework name: what a runner's exit code and output say about a run that ran no test.
+_NO_TEST_DIAGNOSES: dict[str, Callable[[int | None, str], EarlyStop | None]] = {
+    "pytest": pytest_console.no_test_reason,
 }
 TEST_REPORT_KINDS: frozenset[str] = frozenset(_TEST_PARSERS)
 COVERAGE_KINDS: frozenset[str] = frozenset(coverage.PARSERS)
@@ -55,6 +64,17 @@ def parse_coverage(kind: str, data: bytes) -> CoverageReport | None:
     try:
         return parser(data)
     except Exception:  # unreadable, hostile or truncated: no figure
+        return None
+
+
+def diagnose_no_tests(framework: str | None, exit_code: int | None, output: str) -> EarlyStop | None:
+    """Return why `framework`'s runner stopped before any test, or None (it may have run tests)."""
+    diagnose = _NO_TEST_DIAGNOSES.get(framework or "")
+    if diagnose is None:
+        return None
+    try:
+        return diagnose(exit_code, output)
+    except Exception:  # hostile output must never escape; the exit code alone still fails the run
         return None
 
 

@@ -2,7 +2,9 @@
 
 sigma-exec's own Java steps record a build that failed before any test ran (javac, Maven) as one
 errored case whose `<error type="sigma-exec.BuildFailure">` holds the compiler's output; that
-output also becomes the report's `error`.
+output also becomes the report's `error`. pytest records a module (or conftest) it could not import
+as an errored case with `<error message="collection failure">`; its exception line becomes the
+case's message and, named with the module, the report's `error`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from sigma_exec.reports._common import (
     decode,
     parse_xml,
 )
+from sigma_exec.reports.pytest_console import collection_error, collection_reason
 
 FRAMEWORK = "junit"
 BUILD_FAILURE = "sigma-exec.BuildFailure"
+COLLECTION_FAILURE = "collection failure"  # pytest's message for a module it could not collect
 _OUTCOME_TAGS = (
     ("failure", CaseOutcome.FAILED),
     ("error", CaseOutcome.ERRORED),
@@ -35,6 +39,7 @@ class _Tally:
     counts: dict[CaseOutcome, int] = field(default_factory=lambda: dict.fromkeys(CaseOutcome, 0))
     cases: list[TestCase] = field(default_factory=list)
     build_failures: list[str] = field(default_factory=list)
+    collection_failures: list[tuple[str, str | None]] = field(default_factory=list)
 
     def add_case(self, case: TestCase) -> None:
         self.counts[case.outcome] += 1
@@ -50,9 +55,7 @@ def parse(data: bytes) -> ParsedReport:
     tally = _Tally()
     for element in root.iter("testcase"):
         tally.add_case(_case(element))
-        failure = element.find("error")
-        if failure is not None and failure.get("type") == BUILD_FAILURE:
-            tally.build_failures.append((failure.text or "").strip())
+        _note_failures(tally, element)
     for suite in root.iter("testsuite"):
         if suite.find("testsuite") is None and next(suite.iter("testcase"), None) is None:
             _add_suite_attributes(tally, suite)
@@ -63,8 +66,27 @@ def parse(data: bytes) -> ParsedReport:
         tests_skipped=tally.counts[CaseOutcome.SKIPPED],
         tests_errored=tally.counts[CaseOutcome.ERRORED],
         cases=tally.cases,
-        error=clip("build failed:\n" + "\n".join(tally.build_failures), ERROR_CHARS) if tally.build_failures else None,
+        error=_error(tally),
     )
+
+
+def _note_failures(tally: _Tally, element: Element) -> None:
+    error = element.find("error")
+    if error is None:
+        return
+    if error.get("type") == BUILD_FAILURE:
+        tally.build_failures.append((error.text or "").strip())
+    elif error.get("message") == COLLECTION_FAILURE and len(tally.collection_failures) < MAX_CASES:
+        where = ".".join(part for part in (element.get("classname"), element.get("name")) if part)
+        tally.collection_failures.append(collection_error(where or "test session", error.text or ""))
+
+
+def _error(tally: _Tally) -> str | None:
+    if tally.build_failures:
+        return clip("build failed:\n" + "\n".join(tally.build_failures), ERROR_CHARS)
+    if tally.collection_failures:
+        return collection_reason(tally.collection_failures)
+    return None
 
 
 def _case(element: Element) -> TestCase:
@@ -85,6 +107,9 @@ def _case(element: Element) -> TestCase:
 
 def _message(child: Element) -> str | None:
     text = child.get("message") or (child.text or "").strip()
+    if text == COLLECTION_FAILURE:
+        _, cause = collection_error("", child.text or "")
+        return clip(f"{COLLECTION_FAILURE}: {cause}") if cause else text
     return clip(text)
 
 

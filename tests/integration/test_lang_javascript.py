@@ -84,3 +84,14 @@ def test_a_typescript_project_is_tested_type_checked_and_reports_compile_errors(
 
     assert executor.stop_container(cid) is True
     assert labelled_containers(executor, project_id) == []
+
+
+def test_a_vitest_project_from_the_npm_registry_reports_its_counts(executor: DockerExecutor, project_id: str) -> None:
+    # vitest comes from the registry with package.json; its JSON reporter writes Jest's report format.
+    ok, cid, error = executor.create_project_container(project_id, str(SAMPLES / "js_vitest"), "javascript")
+    assert ok and cid, error
+    result = executor.run_tests(cid, "javascript")
+    assert (result.tests_passed, result.tests_failed, result.tests_skipped) == (1, 1, 1), result.output
+    assert not result.success
+    names = {case.name for case in result.cases}
+    assert any("adds" in name for name in names), names

@@ -25,7 +25,7 @@ def _counts(report) -> tuple[int | None, ...]:
     ("fixture", "counts"),
     [
         ("junit-pytest.xml", (4, 2, 2, 1)),
-        ("junit-pytest-collection-error.xml", (0, 0, 0, 1)),
+        ("junit-pytest-no-tests.xml", (0, 0, 0, 0)),
         ("junit-surefire-TEST-demo.CalcTest.xml", (2, 1, 1, 1)),
         ("junit-platform-TEST-junit-jupiter.xml", (2, 1, 1, 1)),
         ("junit-platform-TEST-junit-vintage.xml", (0, 0, 0, 0)),
@@ -36,6 +36,42 @@ def test_junit_counts_failures_errors_and_skips(fixture: str, counts: tuple[int,
     assert report.framework == "junit"
     assert report.error is None
     assert _counts(report) == counts
+
+
+@pytest.mark.parametrize(
+    ("fixture", "errored", "error"),
+    [
+        (
+            "junit-pytest-collection-error.xml",
+            1,
+            "collection error: test_broken: ModuleNotFoundError: No module named 'nonexistent_mod'",
+        ),
+        (
+            "junit-pytest-module-import-error.xml",
+            1,
+            "collection error: test_broken: ModuleNotFoundError: No module named 'nonexistent_mod'",
+        ),
+        ("junit-pytest-syntax-error.xml", 1, "collection error: test_syntax: SyntaxError: invalid syntax (line 1)"),
+        (
+            "junit-pytest-subdir-conftest-error.xml",
+            1,
+            "collection error: tests/unit/conftest.py: ModuleNotFoundError: No module named 'freezegun'",
+        ),
+        (
+            "junit-pytest-two-collection-errors.xml",
+            2,
+            "2 collection errors: test_a_import: ModuleNotFoundError: No module named 'nonexistent_mod'; "
+            "test_b_syntax: SyntaxError: invalid syntax (line 1)",
+        ),
+    ],
+)
+def test_pytest_collection_failures_are_errored_cases_and_the_report_names_their_cause(
+    fixture: str, errored: int, error: str
+) -> None:
+    report = _parse(fixture)
+    assert _counts(report) == (0, 0, 0, errored)
+    assert report.error == error
+    assert all(c.message and c.message.startswith("collection failure: ") for c in report.cases)
 
 
 def test_junit_reads_pytest_cases_with_outcome_duration_and_message() -> None:

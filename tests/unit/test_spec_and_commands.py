@@ -76,7 +76,7 @@ def test_parse_resolved_pairs_paths_and_directory_flags() -> None:
 
 
 def test_image_build_locks_use_a_fixed_set_of_files() -> None:
-    from sigma_exec.images import BUILD_LOCK_SLOTS, build_lock_path
+    from sigma_exec.image_sharing import BUILD_LOCK_SLOTS, build_lock_path
 
     paths = {build_lock_path(f"deps-{i:05d}") for i in range(1000)}
     assert len(paths) == BUILD_LOCK_SLOTS  # a thousand projects' layers, still 32 files

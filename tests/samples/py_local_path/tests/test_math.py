@@ -1,0 +1,5 @@
+from tinymath import double
+
+
+def test_double():
+    assert double(21) == 42
