@@ -157,6 +157,9 @@ def test_a_setup_py_runs_only_inside_the_offline_build_sandbox(
     assert saw.output.strip() == "lo"  # and it ran in a sandbox whose only interface is loopback
     tests = executor.run_tests(created.container_id, "python")
     assert (tests.tests_passed, tests.tests_failed) == (1, 0), tests.output
+    # A setup.py without pyproject.toml builds through PEP 517 with the fetched setuptools and wheel.
+    build = executor.run_build(created.container_id, "python")
+    assert build.success and "built hostile-1.0" in build.output, build.output
 
 
 def test_an_npm_project_gets_its_package_json_dependencies(
