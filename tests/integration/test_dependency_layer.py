@@ -142,10 +142,11 @@ def test_a_setup_py_runs_only_inside_the_offline_build_sandbox(
 ) -> None:
     marker = Path("/tmp") / f"sigma-hostile-{uuid.uuid4().hex}"
     (tmp_path / "setup.py").write_text(
-        "import pathlib, socket\nfrom setuptools import setup\n"
+        "import os, pathlib\nfrom setuptools import setup\n"
         f"pathlib.Path({str(marker)!r}).write_text('ran')\n"
         "nets = sorted(line.split(':')[0].strip() for line in open('/proc/net/dev').readlines()[2:])\n"
-        "pathlib.Path('/opt/venv/build-saw-networks').write_text(','.join(nets))\n"
+        "if os.access('/opt/venv', os.W_OK):  # the install, not the later build of the wheel\n"
+        "    pathlib.Path('/opt/venv/build-saw-networks').write_text(','.join(nets))\n"
         "setup(name='hostile', version='1.0', py_modules=['hostile'])\n"
     )
     (tmp_path / "hostile.py").write_text("VALUE = 3\n")
