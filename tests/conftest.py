@@ -53,3 +53,10 @@ def sandbox(executor: DockerExecutor, project_id: str) -> Callable[..., str]:
 def labelled_containers(executor: DockerExecutor, project: str) -> list[dict]:
     assert executor.backend is not None
     return executor.backend.list_containers({c.LABEL_MANAGED: "1", c.LABEL_PROJECT: project})
+
+
+def build_leftovers(executor: DockerExecutor, project: str) -> list[dict]:
+    """This project's dependency-install sandboxes still there (others may be building at the same time)."""
+    assert executor.backend is not None
+    labels = {c.LABEL_MANAGED: "1", c.LABEL_ROLE: c.ROLE_DEPS_BUILD, c.LABEL_PROJECT: project}
+    return executor.backend.list_containers(labels)

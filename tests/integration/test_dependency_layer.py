@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from sigma_exec import DockerExecutor, Settings
-from sigma_exec import constants as c
 from sigma_exec.deps.layer import layer_key
 from sigma_exec.languages import resolve_language
 from sigma_exec.pipeline import Proposal, run_pipeline
+from tests.conftest import build_leftovers
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 INTERFACES = "tail -n +3 /proc/net/dev | cut -d: -f1"
@@ -28,11 +28,6 @@ def copy_sample(name: str, tmp_path: Path) -> Path:
     workspace = tmp_path / name
     shutil.copytree(SAMPLES / name, workspace)
     return workspace
-
-
-def leftovers(executor: DockerExecutor) -> list[dict]:
-    assert executor.backend is not None
-    return executor.backend.list_containers({c.LABEL_MANAGED: "1", c.LABEL_ROLE: c.ROLE_DEPS_BUILD})
 
 
 def test_a_src_layout_project_with_pypi_dependencies_installs_itself_and_runs_offline(
@@ -56,7 +51,7 @@ def test_a_src_layout_project_with_pypi_dependencies_installs_itself_and_runs_of
     assert lint.success, lint.output
     build = executor.run_build(created.container_id, "python")
     assert build.success and "built clockpkg-0.3.0" in build.output, build.output
-    assert leftovers(executor) == []
+    assert build_leftovers(executor, project_id) == []
 
 
 def test_a_second_create_of_an_unchanged_project_fetches_nothing(
@@ -109,7 +104,7 @@ def test_a_requirement_that_does_not_exist_is_a_clear_error_and_leaves_nothing_b
     assert error and f"{name}==1.0: not found on the index" in error
     assert "requests==0.0.1: no version matches" in error
     assert "six" not in error.replace("six==1.16.0", "")
-    assert leftovers(executor) == []
+    assert build_leftovers(executor, project_id) == []
     assert set(Path("/tmp").glob("sigma-exec-stage-*")) == stages_before
 
 
@@ -214,7 +209,7 @@ def test_an_npm_dependency_that_does_not_exist_is_a_clear_error(
     ok, container_id, error = executor.create_project_container(project_id, str(tmp_path), "javascript")
     assert (ok, container_id) == (False, None)
     assert error and name in error and "not found on the registry" in error, error
-    assert leftovers(executor) == []
+    assert build_leftovers(executor, project_id) == []
 
 
 def test_a_proposal_whose_dependencies_cannot_be_had_ends_in_error_not_rejected(

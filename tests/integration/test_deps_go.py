@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from sigma_exec import DockerExecutor, Settings
-from sigma_exec import constants as c
 from sigma_exec.deps.go_fetcher import GoModule, escape_path, go_mod_hash, zip_hash
+from tests.conftest import build_leftovers
 from tests.integration.loopback_http import FolderSource
 
 INTERFACES = "tail -n +3 /proc/net/dev | cut -d: -f1"
@@ -82,13 +82,6 @@ def proxied(settings: Settings, url: str) -> DockerExecutor:
     return DockerExecutor(settings.model_copy(update={"GOPROXY": url}))
 
 
-def leftovers(executor: DockerExecutor, project_id: str) -> list[dict]:
-    """This project's build sandboxes still there (other projects may be building at the same time)."""
-    assert executor.backend is not None
-    labels = {c.LABEL_MANAGED: "1", c.LABEL_ROLE: c.ROLE_DEPS_BUILD, c.LABEL_PROJECT: project_id}
-    return executor.backend.list_containers(labels)
-
-
 def test_a_module_from_the_operators_proxy_is_verified_installed_offline_and_cached(
     tmp_path: Path, settings: Settings, project_id: str, module_proxy: ModuleProxy
 ) -> None:
@@ -112,7 +105,7 @@ def test_a_module_from_the_operators_proxy_is_verified_installed_offline_and_cac
     # go.mod and go.sum are left as the project wrote them.
     unchanged = executor.execute_in_container(cid, "cat go.sum")
     assert unchanged.output.splitlines() == go_sum, unchanged.output
-    assert leftovers(executor, project_id) == []
+    assert build_leftovers(executor, project_id) == []
 
     # Given the same manifests, a second create asks the proxy for nothing.
     asked = len(module_proxy.requests)
@@ -152,7 +145,7 @@ def test_a_module_the_proxy_does_not_have_is_named_with_the_reason(
     assert (ok, container_id) == (False, None)
     assert error and "example.com/missing@v0.4.2: not on the module proxy (HTTP 404)" in error
     assert "Greet" not in error
-    assert leftovers(executor, project_id) == []
+    assert build_leftovers(executor, project_id) == []
 
 
 def test_without_a_module_proxy_or_without_go_sum_the_error_names_the_modules(

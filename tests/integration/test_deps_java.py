@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from sigma_exec import DockerExecutor, Settings
-from sigma_exec import constants as c
 from sigma_exec.deps.maven_pom import Coord
 from sigma_exec.deps.maven_resolve import Budget, Mirror, SourceError
+from tests.conftest import build_leftovers
 from tests.integration.loopback_http import FolderSource
 
 INTERFACES = "tail -n +3 /proc/net/dev | cut -d: -f1"
@@ -124,12 +124,6 @@ def mirrored(settings: Settings, url: str) -> DockerExecutor:
     return DockerExecutor(settings.model_copy(update={"MAVEN_MIRROR_URL": url}))
 
 
-def leftovers(executor: DockerExecutor, project_id: str) -> list[dict]:
-    assert executor.backend is not None
-    labels = {c.LABEL_MANAGED: "1", c.LABEL_ROLE: c.ROLE_DEPS_BUILD, c.LABEL_PROJECT: project_id}
-    return executor.backend.list_containers(labels)
-
-
 def test_artifacts_debian_lacks_come_from_the_mirror_and_the_projects_repository_and_tests_run_offline(
     tmp_path: Path, settings: Settings, project_id: str, maven_mirror: MavenMirror
 ) -> None:
@@ -159,7 +153,7 @@ def test_artifacts_debian_lacks_come_from_the_mirror_and_the_projects_repository
     assert again.success and again.image == created.image, again.error
     assert not any("fetching" in m for m in messages), messages
     assert len(maven_mirror.requests) == asked
-    assert leftovers(executor, project_id) == []
+    assert build_leftovers(executor, project_id) == []
 
 
 @pytest.mark.parametrize("mirror_set", [True, False], ids=["mirror-lacks-it", "no-mirror"])
@@ -182,7 +176,7 @@ def test_an_artifact_that_cannot_be_had_is_a_clear_error_naming_it(
         reason = "not in the image's Debian repository nor in the project's own repository, and MAVEN_MIRROR_URL"
         assert f"com.example:absent:9.9: {reason}" in error and f"com.example:textutil:1.0: {reason}" in error
         assert "localonly" not in error and maven_mirror.requests == []
-    assert leftovers(executor, project_id) == []
+    assert build_leftovers(executor, project_id) == []
 
 
 def test_the_mirror_is_checked_against_its_sha1_and_a_missing_file_is_not_an_error(

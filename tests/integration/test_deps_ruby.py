@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from sigma_exec import DockerExecutor, Settings
-from sigma_exec import constants as c
 from sigma_exec.deps.gem_fetcher import download_gems
 from sigma_exec.deps.gem_lock import LockedGem
+from tests.conftest import build_leftovers
 from tests.integration.loopback_http import NOT_FOUND, Answer, LoopbackSource
 
 INTERFACES = "tail -n +3 /proc/net/dev | cut -d: -f1"
@@ -157,13 +157,6 @@ def executor_with(settings: Settings, **overrides: object) -> DockerExecutor:
     return DockerExecutor(settings.model_copy(update=overrides))
 
 
-def layer_leftovers(executor: DockerExecutor, project_id: str) -> list[dict]:
-    """Build sandboxes of this project still there (other engineers' builds may run at the same time)."""
-    assert executor.backend is not None
-    labels = {c.LABEL_MANAGED: "1", c.LABEL_ROLE: c.ROLE_DEPS_BUILD, c.LABEL_PROJECT: project_id}
-    return executor.backend.list_containers(labels)
-
-
 def test_a_locked_gem_from_the_operators_gem_source_is_installed_and_the_tests_run_offline(
     tmp_path: Path, settings: Settings, project_id: str, gem_source: GemSource
 ) -> None:
@@ -192,7 +185,7 @@ def test_a_locked_gem_from_the_operators_gem_source_is_installed_and_the_tests_r
     # Nothing was written into the workspace, and the gems are not writable by the sandbox user.
     listing = executor.execute_in_container(created.container_id, "ls -A; touch /opt/sigma/gems/x 2>&1 || echo ro")
     assert listing.output.split()[:4] == [".rspec", "Gemfile", "Gemfile.lock", "spec"] and "ro" in listing.output
-    assert layer_leftovers(executor, project_id) == []
+    assert build_leftovers(executor, project_id) == []
 
 
 def test_a_second_create_of_an_unchanged_project_fetches_nothing(
@@ -224,7 +217,7 @@ def test_a_gem_the_source_lacks_is_a_clear_error_naming_it(
     assert error and "absentgem (9.9.9): not found on the gem source (GEM_SOURCE)" in error, error
     assert "tinygem" not in error  # the gem the source has is not blamed
     assert "/gems/absentgem-9.9.9.gem" in gem_source.requests
-    assert layer_leftovers(executor, project_id) == []
+    assert build_leftovers(executor, project_id) == []
 
 
 def test_best_effort_installs_what_can_be_had_and_warns_about_the_rest(
@@ -323,7 +316,7 @@ def test_a_native_extension_that_cannot_compile_names_the_gem_and_its_last_lines
     assert not ok
     assert error and f"gem tinyext-{VERSION} could not be installed offline" in error, error
     assert "Failed to build gem native extension" in error and "mkmf.rb can't find header files" in error, error
-    assert layer_leftovers(executor, project_id) == []
+    assert build_leftovers(executor, project_id) == []
 
 
 # ---- the fetch on the host alone (no Docker) ---------------------------------------------------------------------
