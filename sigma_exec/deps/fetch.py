@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sigma_exec.output import sanitize_text
 
 MAX_DIAGNOSED = 40
+NO_WHEEL = "no wheel"
 LOG_TAIL_CHARS = 2000
 
 
@@ -261,7 +262,7 @@ def _reason(req: str, text: str, target: PyTarget, timeout_s: float) -> str:
         return f"no version matches (wheels exist for: {', '.join(versions[-8:])})"
     if _any_release(req, timeout_s):
         return (
-            f"no wheel for Python {target.python} on linux/{target.machine} "
+            f"{NO_WHEEL} for Python {target.python} on linux/{target.machine} "
             "(only source distributions or other platforms' wheels are published)"
         )
     return "not found on the index"

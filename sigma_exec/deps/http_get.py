@@ -20,6 +20,7 @@ Each caller words these for its own source; a socket error while the body is rea
 from __future__ import annotations
 
 import base64
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import IO
 from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urlsplit, urlunsplit
-from urllib.request import Request, build_opener
+from urllib.request import HTTPSHandler, Request, build_opener
 
 CHUNK = 64 * 1024
 USER_AGENT = "sigma-exec"
@@ -110,24 +111,36 @@ def split_credentials(url: str) -> tuple[str, str]:
 
 
 def download(
-    url: str, dest: Path, budget: Budget, *, request_s: float, cap: int | None = None, auth: str = "", accept: str = ""
+    url: str,
+    dest: Path,
+    budget: Budget,
+    *,
+    request_s: float,
+    cap: int | None = None,
+    auth: str = "",
+    accept: str = "",
+    cafile: str = "",
 ) -> None:
     """GET `url` into `dest` (opened once the source answers), at most `cap` bytes, each request at most
-    `request_s` seconds; raise a GetError."""
-    with _answer(url, budget, request_s, auth, accept) as response, dest.open("wb") as out:
+    `request_s` seconds; raise a GetError. `cafile` replaces the system CA bundle (e.g. pip's `cert`)."""
+    with _answer(url, budget, request_s, auth, accept, cafile) as response, dest.open("wb") as out:
         _copy(response, out.write, budget, cap)
 
 
-def get_bytes(url: str, budget: Budget, *, request_s: float, auth: str = "") -> bytes:
+def get_bytes(
+    url: str, budget: Budget, *, request_s: float, auth: str = "", accept: str = "", cafile: str = ""
+) -> bytes:
     """GET `url` into memory, each request at most `request_s` seconds; raise a GetError."""
     data = bytearray()
-    with _answer(url, budget, request_s, auth, "") as response:
+    with _answer(url, budget, request_s, auth, accept, cafile) as response:
         _copy(response, data.extend, budget, None)
     return bytes(data)
 
 
 @contextmanager
-def _answer(url: str, budget: Budget, request_s: float, auth: str, accept: str) -> Iterator[IO[bytes]]:
+def _answer(
+    url: str, budget: Budget, request_s: float, auth: str, accept: str, cafile: str = ""
+) -> Iterator[IO[bytes]]:
     timeout = min(request_s, budget.seconds_left())
     if timeout <= 0:
         raise OutOfTime(before=True)
@@ -135,7 +148,8 @@ def _answer(url: str, budget: Budget, request_s: float, auth: str, accept: str) 
     if auth:
         request.add_unredirected_header("Authorization", auth)  # never sent on to a redirect's host
     try:
-        with build_opener().open(request, timeout=timeout) as response:
+        handlers = [HTTPSHandler(context=ssl.create_default_context(cafile=cafile))] if cafile else []
+        with build_opener(*handlers).open(request, timeout=timeout) as response:
             yield response
     except HTTPError as exc:
         raise (NotFound(f"HTTP {exc.code}") if exc.code in GONE else HttpStatus(exc.code)) from exc

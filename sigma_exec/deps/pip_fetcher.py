@@ -9,8 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sigma_exec.deps.fetch import Fetched, PyTarget, pip_download
+from sigma_exec.deps.fetch import NO_WHEEL, DependencyProblem, Fetched, PyTarget, pip_download
+from sigma_exec.deps.http_get import Budget
 from sigma_exec.deps.python_plan import PythonPlan, plan_python
+from sigma_exec.deps.sdist import Sdist, find_and_fetch, pip_sources
 from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.errors import DependencyError, ImageBuildError
 from sigma_exec.settings import Settings
@@ -63,15 +65,24 @@ class PipFetcher:
         # Pinning the project's own version lets a dependency that needs the project (pytest needs pluggy)
         # resolve as it would beside an installed checkout; a version the index lacks falls back to no pin.
         own = [f"{plan.project_name}=={plan.project_version}"] if plan.project_name and plan.project_version else []
-        runtime = self._download(job, requirements, [*plan.constraints, *own])
+        constraints = [*plan.constraints, *own]
+        runtime = self._download(job, requirements, constraints)
         if own and runtime.problems:
-            runtime = self._download(job, requirements, plan.constraints)
+            constraints = list(plan.constraints)
+            runtime = self._download(job, requirements, constraints)
+        host_side = list(requirements)
+        sdists = self._sdists(job, stage, runtime.problems, requirements)
+        if sdists:  # requirements that publish only source: their own requirements join the wheel fetch
+            built_here = {s.requirement for s in sdists}
+            host_side = [r for r in requirements if r not in built_here] + [d for s in sdists for d in s.requires]
+            runtime = self._download(job, host_side, constraints)
         if runtime.problems and job.settings.DEPS_BEST_EFFORT:  # leave out what cannot be had, fetch the rest
             dropped = {p.requirement for p in runtime.problems}
             job.notes += [f"dependency unavailable: {p}" for p in runtime.problems]
             requirements = [r for r in requirements if r not in dropped]
-            runtime = self._download(job, requirements, plan.constraints)
+            runtime = self._download(job, [r for r in host_side if r not in dropped], constraints)
         build_reqs = [*plan.build_requires, *(["wheel"] if plan.build_requires else [])]
+        build_reqs += [r for sdist in sdists for r in sdist.build_requires]
         build = self._download(job, build_reqs, [])
         _raise_or_note(job, [runtime, build])
         link_into(stage / "wheels", runtime.files)
@@ -85,6 +96,27 @@ class PipFetcher:
         (stage / "constraints.txt").write_text("\n".join(plan.constraints) + "\n")
         args = "--config-settings editable_mode=compat" if plan.setuptools_backend and plan.install_project else ""
         (stage / "pip-args").write_text(args + "\n")
+
+    def _sdists(
+        self, job: LayerJob, stage: Path, problems: list[DependencyProblem], requirements: list[str]
+    ) -> list[Sdist]:
+        """Fetch the source distribution of each requirement that publishes no wheel for the sandbox."""
+        wanted = [p.requirement for p in problems if p.requirement in requirements and p.reason.startswith(NO_WHEEL)]
+        if not wanted:
+            return []
+        sources = pip_sources()
+        budget = Budget(job.settings.DEPS_MAX_MB * 2**20, job.settings.DEPS_FETCH_TIMEOUT)
+        (stage / "wheels").mkdir(parents=True, exist_ok=True)
+        found = []
+        for requirement in wanted:
+            try:
+                sdist = find_and_fetch(requirement, stage / "wheels", sources, budget)
+            except (OSError, ValueError) as exc:
+                raise DependencyError([f"{requirement}: its source distribution could not be fetched: {exc}"]) from exc
+            if sdist is not None:
+                found.append(sdist)
+                job.notes.append(f"{requirement}: no wheel published; built from its source distribution, offline")
+        return found
 
     def retry_after(self, backend: DockerBackend, box: str, job: LayerJob, stage: Path, output: str) -> bool:
         """A requirement only the package's computed metadata names (setup.py, dynamic build requires)."""

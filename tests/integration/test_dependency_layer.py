@@ -237,3 +237,20 @@ def test_a_download_past_the_size_limit_is_stopped_and_named(
     ok, container_id, error = DockerExecutor(limited).create_project_container(project_id, str(workspace), "python")
     assert (ok, container_id) == (False, None)
     assert error and ("over the limit of 1 MiB" in error or "passed the limit of 1 MiB" in error), error
+
+
+def test_a_requirement_that_publishes_only_a_source_distribution_is_built_offline_in_the_sandbox(
+    tmp_path: Path, executor: DockerExecutor, project_id: str
+) -> None:
+    # docopt 0.6.2 exists on PyPI as an sdist only: pip cannot fetch it without running its setup.py,
+    # so its file comes from the index's simple API and pip builds it inside the offline install sandbox.
+    (tmp_path / "requirements.txt").write_text("docopt==0.6.2\n")
+    (tmp_path / "test_cli.py").write_text(
+        "from docopt import docopt\n\n\ndef test_parse():\n"
+        "    assert docopt('Usage: prog [--fast]', argv=['--fast']) == {'--fast': True}\n"
+    )
+    created = executor.create_project_container(project_id, str(tmp_path), "python")
+    assert created.success, created.error
+    assert any("docopt==0.6.2: no wheel published; built from its source distribution" in w for w in created.warnings)
+    tests = executor.run_tests(created.container_id, "python")
+    assert (tests.tests_passed, tests.tests_failed) == (1, 0), tests.output
