@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sigma_exec.settings import Settings
@@ -57,8 +58,10 @@ def render_outcome(outcome: dict[str, Any]) -> None:
     build = outcome.get("build")
     if build:
         out.print(f"build: {'ok' if build.get('success') else 'FAILED'} in {build.get('build_time', 0):.2f}s")
+    for warning in outcome.get("warnings") or []:
+        out.print(f"  ! {escape(str(warning))}")  # e.g. a dependency left out under DEPS_BEST_EFFORT
     for reason in outcome.get("reasons") or []:
-        out.print(f"  - {reason}")
+        out.print(f"  - {escape(str(reason))}")
     out.print(f"verdict: [bold {colour}]{status.upper()}[/]")
 
 
