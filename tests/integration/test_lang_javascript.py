@@ -95,3 +95,13 @@ def test_a_vitest_project_from_the_npm_registry_reports_its_counts(executor: Doc
     assert not result.success
     names = {case.name for case in result.cases}
     assert any("adds" in name for name in names), names
+
+
+def test_a_mocha_project_from_the_npm_registry_reports_its_counts(executor: DockerExecutor, project_id: str) -> None:
+    # mocha comes from the registry with package.json; its JSON reporter's file is turned into Jest's format.
+    ok, cid, error = executor.create_project_container(project_id, str(SAMPLES / "js_mocha"), "javascript")
+    assert ok and cid, error
+    result = executor.run_tests(cid, "javascript")
+    assert (result.tests_passed, result.tests_failed, result.tests_skipped) == (1, 1, 1), result.output
+    assert not result.success
+    assert any("pairs" in case.name for case in result.cases), result.cases
