@@ -357,12 +357,13 @@ class DockerBackend:
         with _translate(container_id):
             return str(self.api.commit(container_id, repository=repository, tag=tag, changes=list(changes))["Id"])
 
-    def image_labels(self, ref: str) -> dict[str, str]:
+    def image_labels(self, ref: str) -> dict[str, str] | None:
+        """The image's labels, or None when there is no such image (one inspect answers both)."""
         try:
             with _translate():
                 return dict(self.api.inspect_image(ref).get("Config", {}).get("Labels") or {})
         except SandboxError:
-            return {}
+            return None
 
     def tag_image(self, ref: str, repository: str, tag: str) -> None:
         with _translate():

@@ -45,7 +45,7 @@ from sigma_exec.deps.http_get import (
     split_credentials,
 )
 from sigma_exec.docker_backend import DockerBackend
-from sigma_exec.errors import DependencyError, ImageBuildError
+from sigma_exec.errors import ImageBuildError
 from sigma_exec.output import sanitize_text
 
 if TYPE_CHECKING:
@@ -131,9 +131,7 @@ class GemFetcher:
                 checksums=checksums,
             )
             problems += [str(p) for p in fetched.problems]
-        if problems and not settings.DEPS_BEST_EFFORT:
-            raise DependencyError(problems, fetched.log)
-        job.notes += [f"dependency unavailable: {p}" for p in problems]
+        job.unavailable(problems, fetched.log)
         got = {Path(f).name for f in fetched.files}
         installed = [g for g in selection.fetch if g.file_name in got] + list(selection.vendored)
         (stage / "gems").mkdir(exist_ok=True)

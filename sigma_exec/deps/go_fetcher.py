@@ -298,10 +298,7 @@ class GoFetcher:
         fetched = fetch_go_modules(
             self.gosum, settings.GOPROXY, root, settings.DEPS_MAX_MB * 2**20, settings.DEPS_FETCH_TIMEOUT
         )
-        if fetched.problems and not settings.DEPS_BEST_EFFORT:
-            raise DependencyError([str(p) for p in fetched.problems])
-        unavailable = [*job.problems, *(str(p) for p in fetched.problems)]
-        job.notes += [f"dependency unavailable: {p}" for p in unavailable]  # best effort: the rest is installed
+        job.unavailable([str(p) for p in fetched.problems])  # the plan's own problems were noted before the fetch
         (stage / "go" / "modules.txt").write_text("".join(f"{m}\n" for m in fetched.zips))
 
     def retry_after(self, backend: DockerBackend, box: str, job: LayerJob, stage: Path, output: str) -> bool:

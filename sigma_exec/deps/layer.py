@@ -61,6 +61,12 @@ class LayerJob:
         self.fetcher = fetcher_for(profile.deps.fetch)
         self.fetcher.plan(self)
 
+    def unavailable(self, problems: list[str], log_tail: str = "") -> None:
+        """What cannot be had: an error naming each one, or with DEPS_BEST_EFFORT, warnings of the layer."""
+        if problems and not self.settings.DEPS_BEST_EFFORT:
+            raise DependencyError(problems, log_tail)
+        self.notes += [f"dependency unavailable: {p}" for p in problems]
+
     def key(self, base_id: str) -> str:
         recipe = [LAYER_VERSION, base_id, self.profile.deps.layer_script, self.profile.deps.layer_env, self.key_extra]
         digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
@@ -166,16 +172,17 @@ def ensure_fetched_layer(
     job = LayerJob(profile, settings, workspace)
     if not job.needed:
         return None
-    if job.problems and not settings.DEPS_BEST_EFFORT:
-        raise DependencyError(job.problems)
-    job.notes += [f"dependency unavailable: {p}" for p in job.problems]
+    job.unavailable(job.problems)
     key = job.key(backend.image_id(base_ref) or base_ref)
     ref = f"{repo}:{key[:20]}"
-    if backend.image_id(ref):
-        return ref, stored_notes(backend, ref)
+    if (labels := backend.image_labels(ref)) is not None:
+        return ref, stored_notes(labels)
     with build_lock(f"deps-{key[:20]}"):
-        if backend.image_id(ref) or pulled(backend, ref, settings, progress):
-            return ref, stored_notes(backend, ref)
+        labels = backend.image_labels(ref)
+        if labels is None and pulled(backend, ref, settings, progress):
+            labels = backend.image_labels(ref) or {}
+        if labels is not None:
+            return ref, stored_notes(labels)
         if progress:
             progress(f"building dependency layer {ref}: fetching, then installing offline")
         warnings = _build(backend, job, base_ref, ref, key, project_id, progress)
@@ -183,8 +190,9 @@ def ensure_fetched_layer(
     return ref, warnings
 
 
-def stored_notes(backend: DockerBackend, ref: str) -> list[str]:
-    raw = backend.image_labels(ref).get(LABEL_NOTES, "")
+def stored_notes(labels: dict[str, str]) -> list[str]:
+    """The warnings a layer was built with, from its image labels."""
+    raw = labels.get(LABEL_NOTES, "")
     try:
         notes = json.loads(base64.b64decode(raw)) if raw else []
     except (ValueError, TypeError):

@@ -206,9 +206,7 @@ class MavenFetcher:
         resolver = Resolver(reactor.poms, reactor.parent_of, debian, sources, stage / STAGE_REPO, reason)
         resolver.run()
         problems = [sanitize_text(f"{name}: {why}")[:500] for name, why in resolver.problems.items()]
-        if problems and not settings.DEPS_BEST_EFFORT:
-            raise DependencyError(problems)
-        job.notes += [f"dependency unavailable: {p}" for p in problems]
+        job.unavailable(problems)
         if resolver.mapped:
             more = f" and {len(resolver.mapped) - MAX_SHOWN} more" if len(resolver.mapped) > MAX_SHOWN else ""
             shown = ", ".join(resolver.mapped[:MAX_SHOWN])

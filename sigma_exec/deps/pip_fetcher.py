@@ -78,13 +78,13 @@ class PipFetcher:
             runtime = self._download(job, host_side, constraints)
         if runtime.problems and job.settings.DEPS_BEST_EFFORT:  # leave out what cannot be had, fetch the rest
             dropped = {p.requirement for p in runtime.problems}
-            job.notes += [f"dependency unavailable: {p}" for p in runtime.problems]
+            job.unavailable([str(p) for p in runtime.problems])
             requirements = [r for r in requirements if r not in dropped]
             runtime = self._download(job, [r for r in host_side if r not in dropped], constraints)
         build_reqs = [*plan.build_requires, *(["wheel"] if plan.build_requires else [])]
         build_reqs += [r for sdist in sdists for r in sdist.build_requires]
         build = self._download(job, build_reqs, [])
-        _raise_or_note(job, [runtime, build])
+        job.unavailable([str(p) for r in (runtime, build) for p in r.problems], runtime.log or build.log)
         link_into(stage / "wheels", runtime.files)
         link_into(stage / "build", build.files)
         lines = list(requirements)
@@ -143,13 +143,6 @@ def probe_target(backend: DockerBackend, box: str) -> PyTarget:
     if raw.exit_code != 0 or len(parts) < 2:
         raise ImageBuildError("the base image's python3 did not report its version", raw.output[-500:])
     return PyTarget(python=parts[0], machine=parts[1], glibc=parts[2] if len(parts) > 2 else "")
-
-
-def _raise_or_note(job: LayerJob, results: list[Fetched]) -> None:
-    problems = [str(p) for r in results for p in r.problems]
-    if problems and not job.settings.DEPS_BEST_EFFORT:
-        raise DependencyError(problems, results[0].log)
-    job.notes += [f"dependency unavailable: {p}" for p in problems]
 
 
 def wheelhouse(settings: Settings) -> Path:
