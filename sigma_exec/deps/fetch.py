@@ -27,6 +27,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ConfigDict, Field
 
+from sigma_exec.errors import ImageBuildError
 from sigma_exec.output import sanitize_text
 
 MAX_DIAGNOSED = 40
@@ -351,8 +352,6 @@ def npm_file_dependencies(package_json: bytes) -> list[str]:
 
 def fetch_npm_tools(specs: list[str], dest: Path, timeout_s: float) -> None:
     """Exact `name@version` tools from the npm registry into `dest/node_modules` (scripts off), or raise."""
-    from sigma_exec.errors import ImageBuildError
-
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "package.json").write_text('{"name": "sigma-tools", "version": "1.0.0", "private": true}\n')
     argv = ["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--no-package-lock", "--save=false"]

@@ -20,6 +20,7 @@ import os
 import re
 import tarfile
 import tempfile
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,7 +72,7 @@ class LayerJob:
         recipe = [LAYER_VERSION, base_id, self.profile.deps.layer_script, self.profile.deps.layer_env, self.key_extra]
         digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
         for rel in sorted(set(self.key_files)):
-            for name, data in _tree_contents(self.workspace, rel, key_only=True):
+            for name, data in _tree_contents(self.workspace, rel):
                 digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
         return digest.hexdigest()
 
@@ -96,19 +97,25 @@ def fetcher_for(kind: str) -> Fetcher:
     from sigma_exec.deps.npm_fetcher import NpmFetcher
     from sigma_exec.deps.pip_fetcher import PipFetcher
 
-    kinds: dict[str, type] = {"pip": PipFetcher, "npm": NpmFetcher, "go": GoFetcher, "gem": GemFetcher}
-    kinds["maven"] = MavenFetcher
+    kinds: dict[str, Callable[[], Fetcher]] = {
+        "pip": PipFetcher,
+        "npm": NpmFetcher,
+        "go": GoFetcher,
+        "gem": GemFetcher,
+        "maven": MavenFetcher,
+    }
     if kind not in kinds:
         raise ImageBuildError(f"unknown dependency fetcher {kind!r} in a language profile; known: {sorted(kinds)}")
-    return kinds[kind]()  # type: ignore[no-any-return]
+    return kinds[kind]()
 
 
-def _tree_contents(root: Path, rel: str, key_only: bool = False) -> Iterator[tuple[str, bytes]]:
+def _tree_contents(root: Path, rel: str) -> Iterator[tuple[str, bytes]]:
+    """What of a key file (as `_keyed` reads it) or of every file of a key tree decides the layer."""
     base = root / rel
     if base.is_symlink():
         return
     if base.is_file():
-        yield rel, _keyed(rel, base.read_bytes()) if key_only else base.read_bytes()
+        yield rel, _keyed(rel, base.read_bytes())
         return
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in {".git", "__pycache__", "node_modules", ".venv"})
@@ -121,8 +128,6 @@ def _tree_contents(root: Path, rel: str, key_only: bool = False) -> Iterator[tup
 def _keyed(rel: str, data: bytes) -> bytes:
     """What of a manifest decides the layer: a version bump or a tool setting does not rebuild."""
     if rel.endswith("pyproject.toml"):
-        import tomllib
-
         try:
             doc = tomllib.loads(data.decode())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError):
