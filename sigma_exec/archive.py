@@ -7,6 +7,7 @@ on the host. Copy-out: only regular files, capped in bytes and entries.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import stat
@@ -33,7 +34,9 @@ def _info(
     info.uid, info.gid = uid, gid
     info.uname = info.gname = ""
     info.mode = mode & 0o777
-    info.mtime = int(time.time() if mtime is None else mtime)
+    # Now to the microsecond (a PAX header): a cache that trusts (mtime, size) must see a same-size
+    # edit made within the same second as the file it cached as changed.
+    info.mtime = time.time() if mtime is None else int(mtime)
     return info
 
 
@@ -112,6 +115,20 @@ def workspace_tar(
                 rel = name if rel_dir == "." else f"{rel_dir}/{name}"
                 _add_entry(tar, root, rel, uid=uid, gid=gid, budget=budget, keep_mtime=keep_mtime)
     return buf.getvalue()
+
+
+def content_digest(data: bytes) -> str:
+    """sha256 over a tar's names, kinds, modes, link targets and file contents; never its timestamps."""
+    digest = hashlib.sha256()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        for member in tar:
+            digest.update(
+                f"{member.name}\0{member.type!r}\0{member.mode:o}\0{member.linkname}\0{member.size}\0".encode()
+            )
+            handle = tar.extractfile(member) if member.isreg() else None
+            while handle is not None and (block := handle.read(1 << 20)):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def changes_tar(changes: Iterable[FileChange], *, new_dirs: Iterable[str], uid: int, gid: int) -> bytes:

@@ -44,7 +44,8 @@ def render_outcome(outcome: dict[str, Any]) -> None:
     for col in ("stage", "ok", "seconds", "detail"):
         stages.add_column(col)
     for st in outcome["stages"]:
-        stages.add_row(st["name"], "✔" if st["ok"] else "✘", f"{st['duration_s']:.2f}", (st.get("detail") or "")[:70])
+        detail = escape(str(st.get("detail") or "")[:70])
+        stages.add_row(st["name"], "✔" if st["ok"] else "✘", f"{st['duration_s']:.2f}", detail)
     out.print(stages)
     tests = outcome.get("tests")
     if tests:
@@ -55,6 +56,7 @@ def render_outcome(outcome: dict[str, Any]) -> None:
             f"skipped {tests.get('tests_skipped')}, errored {tests.get('tests_errored')}, "
             f"coverage {'n/a' if cov is None else f'{cov:.1f}%'}"
         )
+    _render_baseline(outcome.get("baseline"), outcome.get("transitions"), outcome.get("policy"))
     build = outcome.get("build")
     if build:
         out.print(f"build: {'ok' if build.get('success') else 'FAILED'} in {build.get('build_time', 0):.2f}s")
@@ -63,6 +65,28 @@ def render_outcome(outcome: dict[str, Any]) -> None:
     for reason in outcome.get("reasons") or []:
         out.print(f"  - {escape(str(reason))}")
     out.print(f"verdict: [bold {colour}]{status.upper()}[/]")
+
+
+TRANSITIONS_SHOWN = ("broken", "new_failing", "still_failing", "fixed", "new", "removed", "flaky")
+IDS_SHOWN = 10
+
+
+def _render_baseline(baseline: dict[str, Any] | None, moves: dict[str, Any] | None, policy: str | None) -> None:
+    """The baseline's counts and the per-test transitions (ids are project text: printed escaped)."""
+    if baseline:
+        origin = "cached" if baseline.get("cached") else f"{baseline.get('execution_time', 0):.2f}s"
+        out.print(
+            f"baseline ({origin}): passed {baseline.get('tests_passed')}, failed {baseline.get('tests_failed')}, "
+            f"errored {baseline.get('tests_errored')}, flaky {baseline.get('flaky')}"
+            + (f" — {escape(str(baseline['error']))}" if baseline.get("error") else "")
+        )
+    if moves:
+        out.print(f"transitions (policy {escape(str(policy))}):")
+        for name in TRANSITIONS_SHOWN:
+            ids = [str(i) for i in moves.get(name) or []]
+            if ids:
+                more = f" and {len(ids) - IDS_SHOWN} more" if len(ids) > IDS_SHOWN else ""
+                out.print(f"  {name} ({len(ids)}): {escape(', '.join(ids[:IDS_SHOWN]))}{more}")
 
 
 def _proposal_fields(args: argparse.Namespace, id_prefix: str) -> dict[str, Any]:
@@ -75,6 +99,7 @@ def _proposal_fields(args: argparse.Namespace, id_prefix: str) -> dict[str, Any]
         "changes": _load_changes(args.changes),
         "test_command": args.test_command,
         "build_command": args.build_command,
+        "target_tests": list(args.target_test or []),
     }
 
 
@@ -197,6 +222,9 @@ def _proposal_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proposal-id")
     parser.add_argument("--test-command")
     parser.add_argument("--build-command")
+    parser.add_argument(
+        "--target-test", action="append", metavar="TEST_ID", help="must-fix: a test id the change must fix (repeatable)"
+    )
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from sigma_exec import cgroups, commands
+from sigma_exec import cgroups, commands, reruns
 from sigma_exec import constants as c
-from sigma_exec.archive import read_regular_files, workspace_tar
+from sigma_exec.archive import content_digest, read_regular_files, workspace_tar
 from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.egress import (
     BRIDGE_NETWORK,
@@ -183,6 +183,7 @@ class DockerExecutor:
             framework = select_framework(profile, list_workspace_files(root))
             engine = self._engine()
             image, warnings = ensure_project_image(engine, profile, self.settings, root, project_id, progress)
+            image_id, digest = engine.image_id(image), content_digest(payload)
             spec = build_container_spec(
                 limits,
                 image=image,
@@ -214,6 +215,9 @@ class DockerExecutor:
             success=True,
             container_id=container_id,
             image=image,
+            image_id=image_id,
+            framework=framework.name,
+            workspace_digest=digest,
             language=profile.name,
             creation_time=round(time.monotonic() - started, 3),
             warnings=[sanitize_text(w)[:1000] for w in warnings[:50]],
@@ -471,23 +475,66 @@ class DockerExecutor:
         test_command: str | None = None,
         *,
         timeout: int | None = None,
+        rerun_failed: bool = False,
     ) -> TestResult:
-        """Run the project's tests; counts and coverage come from structured reports."""
+        """Run the project's tests; counts and coverage come from structured reports.
+
+        With `rerun_failed`, the failing cases are run once more (the framework's own selection):
+        those that pass then are listed in `flaky`, and the second run's cases in `rerun_cases`.
+        """
+
+        def run() -> TestResult:
+            limit = self._cap(container_id, timeout, "TEST_TIMEOUT")
+            first = self._run_tests(container_id, language, test_command, limit)
+            ids = reruns.selectable(reruns.failing_ids(first))
+            if not rerun_failed or not ids or first.timed_out:
+                return first
+            again = self._run_tests(container_id, language, None, limit, only=ids)
+            return reruns.with_rerun(first, again)
+
+        return self._guard(run, lambda msg: TestResult(success=False, error=msg))
+
+    def rerun_tests(
+        self, container_id: str, test_ids: Sequence[str], language: str | None = None, *, timeout: int | None = None
+    ) -> TestResult:
+        """Run only the cases with these ids (as `TestResult.cases` names them), with the framework's selection."""
+        if isinstance(test_ids, str) or not all(isinstance(t, str) for t in test_ids):
+            return TestResult(success=False, error="test_ids must be a list of test id strings")
+        ids = reruns.selectable(test_ids)
+        if not ids:
+            return TestResult(success=False, error="no test id to run (ids must be non-empty single lines)")
         return self._guard(
             lambda: self._run_tests(
-                container_id, language, test_command, self._cap(container_id, timeout, "TEST_TIMEOUT")
+                container_id, language, None, self._cap(container_id, timeout, "TEST_TIMEOUT"), only=ids
             ),
             lambda msg: TestResult(success=False, error=msg),
         )
 
-    def _run_tests(self, container_id: str, language: str | None, test_command: str | None, timeout: int) -> TestResult:
+    def _run_tests(
+        self,
+        container_id: str,
+        language: str | None,
+        test_command: str | None,
+        timeout: int,
+        *,
+        only: list[str] | None = None,
+    ) -> TestResult:
         _profile, framework = self._profile_for(container_id, language)
         assert framework is not None
         reports = f"{c.REPORTS_DIR}/{uuid.uuid4().hex}"
-        command = test_command or framework.test_command.format(reports=reports, workspace=c.WORKSPACE_DIR)
         env = {k: v.format(reports=reports, workspace=c.WORKSPACE_DIR) for k, v in framework.test_env.items()}
         env["SIGMA_REPORTS_DIR"] = reports
-        execution = self._execute(container_id, f"mkdir -p {reports} && {command}", timeout, env)
+        if only is None:
+            command = test_command or framework.test_command.format(reports=reports, workspace=c.WORKSPACE_DIR)
+            script = f"mkdir -p {reports} && {command}"
+        elif not framework.rerun_command:
+            return TestResult(success=False, error=f"{framework.name} cannot run single tests again")
+        else:
+            command = framework.rerun_command.format(reports=reports, workspace=c.WORKSPACE_DIR)
+            env["SIGMA_RERUN_FILE"] = f"{reports}/rerun-ids.txt"
+            env["SIGMA_RERUN_IDS"] = reruns.selection_file(only).decode()
+            script = f'mkdir -p {reports} && printf "%s" "$SIGMA_RERUN_IDS" > "$SIGMA_RERUN_FILE" && {command}'
+        execution = self._execute(container_id, script, timeout, env)
         _, packed = self._engine().exec_capture(
             container_id,
             commands.script(commands.PACK_REPORTS, reports),

@@ -32,6 +32,11 @@ class Framework(_Data):
     when_files: list[str] = Field(default_factory=list, description="globs; any present selects it")
     test_command: str
     test_env: dict[str, str] = Field(default_factory=dict)
+    rerun_command: str = Field(
+        "",
+        description="runs only the cases whose ids are in $SIGMA_RERUN_FILE (one per line), writing the same "
+        "reports as test_command; test_env applies; empty = the framework cannot re-run single cases",
+    )
     reports: list[ReportSpec] = Field(default_factory=list)
     coverage: list[ReportSpec] = Field(default_factory=list)
     build_command: str = ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Frozen(BaseModel):
@@ -48,16 +48,36 @@ class CaseOutcome(StrEnum):
     ERRORED = "errored"
 
 
+MAX_TEST_ID_CHARS = 1000
+
+
 class TestCase(_Frozen):
-    """One test case as a structured report names it."""
+    """One test case as a structured report names it.
+
+    `id` is the case's identity, stable across runs of the same code and in each framework's own
+    terms (what its runner accepts to select the case again): pytest node ids
+    (`tests/test_x.py::TestC::test_a[1]`), jest `path::full name`, JUnit `pkg.Class#method`,
+    `go test` `package::TestName/subtest`, RSpec ids (`./spec/x_spec.rb[1:2]`), minitest
+    `Class#method`. A parser that cannot tell gives `classname::name`.
+    """
 
     __test__ = False  # not a pytest class
 
     name: str
     classname: str = ""
+    id: str = ""
     outcome: CaseOutcome
     duration_s: float | None = None
     message: str | None = None
+
+    @model_validator(mode="after")
+    def _default_id(self) -> TestCase:
+        if not self.id:
+            fallback = f"{self.classname}::{self.name}" if self.classname else self.name
+            object.__setattr__(self, "id", fallback[:MAX_TEST_ID_CHARS])
+        elif len(self.id) > MAX_TEST_ID_CHARS:
+            object.__setattr__(self, "id", self.id[:MAX_TEST_ID_CHARS])
+        return self
 
 
 class ParsedReport(_Frozen):
@@ -100,6 +120,12 @@ class TestResult(_Frozen):
     timed_out: bool = False
     truncated: bool = False
     report_source: str | None = Field(None, description="which report the counts came from")
+    flaky: list[str] = Field(
+        default_factory=list, description="ids of failing cases whose status changed when re-run (same code)"
+    )
+    rerun_cases: list[TestCase] = Field(
+        default_factory=list, description="the failing cases as a second run of them found them"
+    )
 
     @property
     def tests_total(self) -> int | None:
@@ -159,6 +185,9 @@ class CreateResult(_Frozen):
     language: str | None = None
     creation_time: float = 0.0
     warnings: list[str] = Field(default_factory=list, description="e.g. what a manifest asked that was ignored")
+    framework: str | None = Field(None, description="the test framework detected for the workspace")
+    image_id: str | None = Field(None, description="the image's id (content address)")
+    workspace_digest: str | None = Field(None, description="sha256 of the workspace's content, timestamps excluded")
 
     def _as_tuple(self) -> tuple[bool, str | None, str | None]:
         return (self.success, self.container_id, self.error)

@@ -17,11 +17,29 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from sigma_exec.baselines import (
+    BaselineCache,
+    BaselineRecord,
+    BaselineSummary,
+    MemoryBaselineCache,
+    baseline_key,
+)
 from sigma_exec.changes import normalise_path
 from sigma_exec.errors import DockerUnavailableError, InvalidChangeError, SigmaExecError
 from sigma_exec.executor import DockerExecutor
+from sigma_exec.languages import framework_by_name, resolve_language
 from sigma_exec.models import BuildResult, TestResult
+from sigma_exec.policy import effective_settings
 from sigma_exec.settings import Settings
+from sigma_exec.verdicts import (
+    ChangedPaths,
+    RerunMode,
+    Transitions,
+    VerdictPolicy,
+    VerdictRules,
+    test_reasons,
+    transitions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +49,7 @@ MAX_CASES_IN_OUTCOME = 200
 
 class Stage(StrEnum):
     CREATE = "create"
+    BASELINE = "baseline"
     APPLY = "apply"
     TEST = "test"
     BUILD = "build"
@@ -45,6 +64,10 @@ class ProposalStatus(StrEnum):
 
 # An id becomes Redis keys, labels and log lines: printable, bounded.
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# A test id as `TestResult.cases` names it: one printable line.
+TestId = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"^[^\x00-\x1f\x7f]+$")]
+MAX_TARGET_TESTS = 1000
+MAX_PATHS_KEPT = 5000
 
 
 class Proposal(BaseModel):
@@ -59,6 +82,9 @@ class Proposal(BaseModel):
     test_command: str | None = None
     build_command: str | None = None
     gpus: int | str | list[str] | None = None
+    target_tests: list[TestId] = Field(
+        default_factory=list, max_length=MAX_TARGET_TESTS, description="must-fix: ids that the change must fix"
+    )
 
 
 class StageRecord(BaseModel):
@@ -84,6 +110,15 @@ class PipelineState(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     flagged_paths: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    framework: str | None = None
+    image_id: str | None = None
+    workspace_digest: str | None = None
+    baseline_record: BaselineRecord | None = None  # until the test stage has compared against it
+    baseline: BaselineSummary | None = None
+    changed: ChangedPaths = Field(default_factory=ChangedPaths)
+    transitions: Transitions | None = None
+    test_reasons: list[str] | None = None  # None: not judged by the test stage (decide judges `tests`)
+    policy: VerdictPolicy | None = None  # the project's, as the test stage applied it
 
 
 class ProposalOutcome(BaseModel):
@@ -100,6 +135,9 @@ class ProposalOutcome(BaseModel):
     node: str = ""
     flagged_paths: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list, description="e.g. dependency notes from create")
+    policy: VerdictPolicy = VerdictPolicy.ALL_GREEN
+    transitions: Transitions | None = Field(None, description="per-test transitions from the baseline")
+    baseline: BaselineSummary | None = Field(None, description="the baseline's counts; cached or run")
 
 
 def _tail(text: str) -> str:
@@ -170,10 +208,62 @@ def stage_create(executor: DockerExecutor, state: PipelineState, pipeline_id: st
             return False, result.error
         state.container_id = result.container_id
         state.warnings = list(result.warnings)
+        state.framework, state.image_id = result.framework, result.image_id
+        state.workspace_digest = result.workspace_digest
         return True, result.image
 
     _timed(state, Stage.CREATE, body)
     return state
+
+
+def stage_baseline(
+    executor: DockerExecutor, state: PipelineState, settings: Settings, cache: BaselineCache
+) -> PipelineState:
+    """Run (or reuse) the project's tests on the workspace as it is, before the change."""
+    if state.status is not None or state.container_id is None:
+        return state
+    p = state.proposal
+    rules = effective_settings(settings, executor.policy_for(p.project_id))
+    if not (settings.AUTO_TEST and rules.BASELINE_TESTS) or not (state.workspace_digest and state.image_id):
+        return state
+    rerun = rules.RERUN_FAILED is not RerunMode.NEVER
+    key = baseline_key(
+        workspace_digest=state.workspace_digest,
+        image_id=state.image_id,
+        language=str(p.language).strip().lower(),
+        framework=state.framework or "",
+        framework_definition=framework_definition(p.language, state.framework),
+        test_command=p.test_command,
+        rerun=rerun,
+    )
+
+    def body() -> tuple[bool, str | None]:
+        cached = cache.get(key)
+        if cached is not None:
+            state.baseline_record, state.baseline = cached, cached.summary(cached=True)
+            return True, "cached"
+        result = executor.run_tests(
+            state.container_id, p.language, p.test_command, timeout=settings.TEST_TIMEOUT, rerun_failed=rerun
+        )
+        if not result.success and _sandbox_lost(executor, state, Stage.BASELINE):
+            return False, result.error
+        record = BaselineRecord.from_result(key, result)
+        state.baseline_record, state.baseline = record, record.summary(cached=False)
+        if not result.timed_out:
+            cache.put(record, settings.BASELINE_CACHE_TTL_SECONDS)
+        return True, f"{result.tests_passed} passed, {result.tests_failed} failed, {len(result.flaky)} flaky"
+
+    _timed(state, Stage.BASELINE, body)
+    return state
+
+
+def framework_definition(language: str, framework: str | None) -> str:
+    """The framework's configuration as text (a baseline is only reused with the same one)."""
+    try:
+        found = framework_by_name(resolve_language(language), framework)
+    except SigmaExecError:
+        return ""
+    return found.model_dump_json() if found else ""
 
 
 def protected_hits(changes: list[dict[str, Any]], patterns: list[str], workspace_files: list[str] = ()) -> list[str]:
@@ -230,6 +320,7 @@ def stage_apply(executor: DockerExecutor, state: PipelineState, settings: Settin
             state.status = ProposalStatus.REJECTED if invalid else ProposalStatus.ERROR
             state.error = f"changes not applied: {result.error}"
             return False, result.error
+        state.changed = ChangedPaths(written=result.applied[:MAX_PATHS_KEPT], deleted=result.deleted[:MAX_PATHS_KEPT])
         return True, f"{len(result.applied)} written, {len(result.deleted)} deleted"
 
     _timed(state, Stage.APPLY, body)
@@ -240,12 +331,35 @@ def stage_test(executor: DockerExecutor, state: PipelineState, settings: Setting
     if state.status is not None or state.container_id is None or not settings.AUTO_TEST:
         return state
     p = state.proposal
+    rules = effective_settings(settings, executor.policy_for(p.project_id))
 
     def body() -> tuple[bool, str | None]:
-        result = executor.run_tests(state.container_id, p.language, p.test_command, timeout=settings.TEST_TIMEOUT)
-        state.tests = summarize_tests(result)
-        if not result.success:
-            _sandbox_lost(executor, state, Stage.TEST)
+        result = executor.run_tests(
+            state.container_id,
+            p.language,
+            p.test_command,
+            timeout=settings.TEST_TIMEOUT,
+            rerun_failed=rules.RERUN_FAILED is RerunMode.ALWAYS,
+        )
+        state.tests, state.policy = summarize_tests(result), rules.VERDICT_POLICY
+        if not result.success and _sandbox_lost(executor, state, Stage.TEST):
+            return False, result.error
+        baseline = state.baseline_record
+        if baseline is not None and baseline.usable and result.cases:
+            state.transitions = transitions(baseline, result, state.changed)
+        state.test_reasons = test_reasons(
+            result,
+            baseline,
+            state.transitions,
+            VerdictRules(
+                policy=rules.VERDICT_POLICY,
+                coverage_rule=rules.COVERAGE_RULE,
+                min_coverage=rules.MIN_TEST_COVERAGE,
+                target_tests=list(p.target_tests),
+            ),
+            timeout_s=settings.TEST_TIMEOUT,
+        )
+        state.baseline_record = None  # compared: later messages need not carry every case's status
         return result.success, result.error
 
     _timed(state, Stage.TEST, body)
@@ -293,7 +407,9 @@ def decide(state: PipelineState, settings: Settings) -> ProposalOutcome:
     reasons = list(state.reasons)
     status = state.status
     if status is None:
-        reasons += _test_reasons(state.tests, settings) + _build_reasons(state.build, settings)
+        if settings.AUTO_TEST and state.tests is not None:
+            reasons += state.test_reasons if state.test_reasons is not None else _judge_tests(state.tests, settings)
+        reasons += _build_reasons(state.build, settings)
         if state.flagged_paths:
             reasons.append(f"changes touch protected paths: {', '.join(state.flagged_paths)}")
         status = ProposalStatus.REJECTED if reasons else ProposalStatus.EXECUTED
@@ -310,28 +426,18 @@ def decide(state: PipelineState, settings: Settings) -> ProposalOutcome:
         node=state.node,
         flagged_paths=state.flagged_paths,
         warnings=state.warnings,
+        policy=state.policy or settings.VERDICT_POLICY,
+        transitions=state.transitions,
+        baseline=state.baseline,
     )
 
 
-def _test_reasons(tests: dict[str, Any] | None, settings: Settings) -> list[str]:
-    if not settings.AUTO_TEST or tests is None:
-        return []
-    reasons = []
-    if tests.get("timed_out"):
-        reasons.append(f"tests timed out after {settings.TEST_TIMEOUT}s")
-    elif not tests.get("success"):
-        failed = (tests.get("tests_failed") or 0) + (tests.get("tests_errored") or 0)
-        if tests.get("tests_passed") == 0 and tests.get("tests_failed") == 0:  # counted, and none ran
-            reasons.append(f"no test ran ({failed} errored): {tests.get('error') or 'see output'}")
-        else:
-            reasons.append(f"tests failed ({failed} failed or errored): {tests.get('error') or 'see output'}")
-    coverage = tests.get("coverage_percent")
-    if settings.MIN_TEST_COVERAGE > 0:
-        if coverage is None:
-            reasons.append(f"coverage unknown; MIN_TEST_COVERAGE is {settings.MIN_TEST_COVERAGE}%")
-        elif coverage < settings.MIN_TEST_COVERAGE:
-            reasons.append(f"coverage {coverage}% is below the minimum of {settings.MIN_TEST_COVERAGE}%")
-    return reasons
+def _judge_tests(tests: dict[str, Any], settings: Settings) -> list[str]:
+    """Reasons from a test result alone, under the deployment's rules (no baseline to compare with)."""
+    rules = VerdictRules(
+        policy=settings.VERDICT_POLICY, coverage_rule=settings.COVERAGE_RULE, min_coverage=settings.MIN_TEST_COVERAGE
+    )
+    return test_reasons(TestResult.model_validate(tests), None, None, rules, timeout_s=settings.TEST_TIMEOUT)
 
 
 def _build_reasons(build: dict[str, Any] | None, settings: Settings) -> list[str]:
@@ -340,17 +446,26 @@ def _build_reasons(build: dict[str, Any] | None, settings: Settings) -> list[str
     return [f"build failed: {build.get('error') or 'see output'}"]
 
 
+_PROCESS_BASELINES = MemoryBaselineCache()
+
+
 def run_pipeline(
     executor: DockerExecutor,
     proposal: Proposal,
     settings: Settings,
     progress: Callable[[Stage], None] | None = None,
+    baselines: BaselineCache | None = None,
 ) -> ProposalOutcome:
-    """The whole pipeline in this process; cleanup always runs."""
+    """The whole pipeline in this process; cleanup always runs.
+
+    Baselines are reused from `baselines` (default: this process's memory; Celery workers share Redis).
+    """
     state = PipelineState(proposal=proposal, node=settings.node)
+    cache = baselines if baselines is not None else _PROCESS_BASELINES
     try:
         for stage, step in (
             (Stage.CREATE, lambda s: stage_create(executor, s)),
+            (Stage.BASELINE, lambda s: stage_baseline(executor, s, settings, cache)),
             (Stage.APPLY, lambda s: stage_apply(executor, s, settings)),
             (Stage.TEST, lambda s: stage_test(executor, s, settings)),
             (Stage.BUILD, lambda s: stage_build(executor, s, settings)),

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sigma_exec.errors import InvalidRequestError
 from sigma_exec.settings import NetworkPolicy, Settings
+from sigma_exec.verdicts import CoverageRule, RerunMode, VerdictPolicy
 
 
 class Limits(BaseModel):
@@ -46,6 +47,17 @@ class Network(BaseModel):
     allow: list[str] = Field(default_factory=list, description="host:port patterns, within EGRESS_ALLOWLIST")
 
 
+class Verdict(BaseModel):
+    """How this project's proposals are judged (over the deployment's VERDICT_POLICY and friends)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    policy: VerdictPolicy | None = None
+    coverage_rule: CoverageRule | None = None
+    min_coverage: float | None = Field(None, ge=0.0, le=100.0)
+    baseline: bool | None = None
+    rerun_failed: RerunMode | None = None
+
+
 class ProjectPolicy(BaseModel):
     """One project's policy; every field optional."""
 
@@ -53,6 +65,7 @@ class ProjectPolicy(BaseModel):
     limits: Limits = Limits()
     paths: Paths = Paths()
     network: Network = Network()
+    verdict: Verdict = Verdict()
 
     def merged_over(self, base: ProjectPolicy) -> ProjectPolicy:
         """This policy's values over `base`'s (an override file on top of the defaults)."""
@@ -62,7 +75,8 @@ class ProjectPolicy(BaseModel):
             read_only=[*base.paths.read_only, *self.paths.read_only],
         )
         network = self.network if "network" in self.model_fields_set else base.network
-        return ProjectPolicy(limits=Limits(**limits), paths=paths, network=network)
+        verdict = {**base.verdict.model_dump(exclude_none=True), **self.verdict.model_dump(exclude_none=True)}
+        return ProjectPolicy(limits=Limits(**limits), paths=paths, network=network, verdict=Verdict(**verdict))
 
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -110,8 +124,21 @@ def effective_settings(settings: Settings, policy: ProjectPolicy) -> Settings:
             "OUTPUT_CAP_BYTES": int(_tighter(settings.OUTPUT_CAP_BYTES, lim.output_cap_bytes)),
             "SANDBOX_NETWORK": network,
             "PROTECTED_PATHS": [*settings.PROTECTED_PATHS, *policy.paths.protected],
+            **_verdict_overrides(policy.verdict),
         }
     )
+
+
+def _verdict_overrides(verdict: Verdict) -> dict[str, object]:
+    """The project's verdict choices as settings (these are the project's to make, not tightenings)."""
+    names = {
+        "policy": "VERDICT_POLICY",
+        "coverage_rule": "COVERAGE_RULE",
+        "min_coverage": "MIN_TEST_COVERAGE",
+        "baseline": "BASELINE_TESTS",
+        "rerun_failed": "RERUN_FAILED",
+    }
+    return {names[field]: value for field, value in verdict.model_dump(exclude_none=True).items()}
 
 
 def read_only_hits(changes: object, patterns: list[str]) -> list[str]:

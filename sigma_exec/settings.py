@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sigma_exec.verdicts import CoverageRule, RerunMode, VerdictPolicy
+
 
 class NetworkPolicy(StrEnum):
     """How a sandbox reaches the network."""
@@ -43,6 +45,15 @@ class Settings(BaseSettings):
     MIN_TEST_COVERAGE: float = Field(0.0, ge=0.0, le=100.0, description="percent; below it → rejected")
     AUTO_BUILD: bool = True
     BUILD_TIMEOUT: int = Field(600, ge=1, description="seconds for one build")
+
+    # Verdicts.
+    VERDICT_POLICY: VerdictPolicy = VerdictPolicy.ALL_GREEN
+    COVERAGE_RULE: CoverageRule = Field(
+        CoverageRule.FLOOR, description="floor: MIN_TEST_COVERAGE; no-drop: not below the baseline's coverage"
+    )
+    BASELINE_TESTS: bool = Field(True, description="run the project's tests before the change, for transitions")
+    RERUN_FAILED: RerunMode = Field(RerunMode.BASELINE, description="re-run failing cases once to find flaky ones")
+    BASELINE_CACHE_TTL_SECONDS: int = Field(7 * 24 * 3600, ge=60, description="how long a baseline is reused")
 
     # Queue.
     CELERY_BROKER_URL: str = "redis://localhost:6379/0"

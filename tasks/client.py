@@ -35,6 +35,7 @@ def submit_proposal(
     test_command: str | None = None,
     build_command: str | None = None,
     gpus: int | str | list[str] | None = None,
+    target_tests: list[str] | None = None,
 ) -> AsyncResult:
     """Queue a proposal's pipeline; `.get()` on the result is the JSON outcome dict.
 
@@ -50,6 +51,7 @@ def submit_proposal(
         test_command=test_command,
         build_command=build_command,
         gpus=gpus,
+        target_tests=list(target_tests or []),
     )
     pipeline_id, queue, payload = uuid.uuid4().hex, proposal_queue(gpus), proposal.model_dump(mode="json")
     store = runtime.store()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from functools import lru_cache
 
+from sigma_exec.baselines import RedisBaselineCache
 from sigma_exec.errors import DockerUnavailableError
 from sigma_exec.executor import DockerExecutor
 from sigma_exec.settings import Settings
@@ -46,6 +47,12 @@ def limits() -> TimeLimits:
 @lru_cache(maxsize=1)
 def store() -> PipelineStore:
     return PipelineStore.from_url(settings().CELERY_BROKER_URL)
+
+
+@lru_cache(maxsize=1)
+def baselines() -> RedisBaselineCache:
+    """Baselines shared by every node, in the broker's Redis."""
+    return RedisBaselineCache(store().redis)
 
 
 def executor(*, require: bool = True) -> DockerExecutor:

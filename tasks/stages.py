@@ -1,7 +1,7 @@
 """The pipeline's stages as thin Celery tasks over `sigma_exec.pipeline`.
 
 `sigma.create` runs on the shared `proposals` queue, then replaces itself with the chain
-apply → test → build → cleanup on its own node's queue; the chain's last task inherits the
+baseline → apply → test → build → cleanup on its own node's queue; the chain's last task inherits the
 create task's id, so the caller's `AsyncResult.get()` yields the final outcome.
 
 Every stage turns what goes wrong into data: after its retries (RetryableError only), after
@@ -35,6 +35,7 @@ from sigma_exec.pipeline import (
     Stage,
     decide,
     stage_apply,
+    stage_baseline,
     stage_build,
     stage_cleanup,
     stage_create,
@@ -282,12 +283,24 @@ def create(self: Task, proposal: dict[str, Any], rerun: int = 0) -> dict[str, An
         return _finish(self, env)  # nothing to run on: the verdict is known now
     queue = node_queue(node)
     rest = chain(
-        apply_changes.s(env.dump()).set(queue=queue),
+        run_baseline.s(env.dump()).set(queue=queue),
+        apply_changes.s().set(queue=queue),
         run_tests.s().set(queue=queue),
         run_build.s().set(queue=queue),
         cleanup.s().set(queue=queue),
     )
     return self.replace(rest)  # type: ignore[no-any-return]
+
+
+@app.task(bind=True, base=StageTask, name="sigma.baseline", ignore_result=True)
+def run_baseline(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
+    """The project's tests before the change, or the baseline another node already ran (shared in Redis)."""
+    env = _pinned(self, envelope)
+
+    def step(executor: DockerExecutor, state: PipelineState) -> PipelineState:
+        return stage_baseline(executor, state, runtime.settings(), runtime.baselines())
+
+    return run_stage(self, env, Stage.BASELINE, step).dump()
 
 
 @app.task(bind=True, base=StageTask, name="sigma.apply", ignore_result=True)

@@ -96,13 +96,25 @@ def _case(element: Element) -> TestCase:
         if child is not None:
             outcome, message = tag_outcome, _message(child)
             break
+    name, classname = element.get("name", ""), element.get("classname", "")
     return TestCase(
-        name=element.get("name", ""),
-        classname=element.get("classname", ""),
+        name=name,
+        classname=classname,
+        id=case_id(element.get("file"), classname, name),
         outcome=outcome,
         duration_s=as_seconds(element.get("time")),
         message=message,
     )
+
+
+def case_id(file: str | None, classname: str, name: str) -> str:
+    """The case's id: a pytest node id when the report names a Python file (pytest's xunit1 family), else
+    JUnit's `pkg.Class#method` (what Surefire's -Dtest= and the console launcher select)."""
+    if file and file.endswith(".py"):
+        module = file[: -len(".py")].replace("/", ".")
+        inner = classname[len(module) + 1 :].split(".") if classname.startswith(module + ".") else []
+        return "::".join([file, *inner, name])
+    return f"{classname}#{name}" if classname else name
 
 
 def _message(child: Element) -> str | None:

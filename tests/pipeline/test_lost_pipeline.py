@@ -67,7 +67,7 @@ def test_a_queued_message_that_vanished_is_sent_again_under_the_same_id(
     # Then the pipeline is sent again under the same id: the caller's AsyncResult resolves
     outcome = result.get(timeout=90)
     assert outcome["status"] == "executed", outcome
-    assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "test", "cleanup"]
+    assert [s["name"] for s in outcome["stages"]] == ["create", "baseline", "apply", "test", "cleanup"]
     assert "lost" in worker.text() and "re-run 1" in worker.text()
     assert pending(client) == [] and client.exists(f"sigma:submission:{outcome['proposal_id']}") == 0
     assert sandboxes_of(project_id) == []
@@ -144,7 +144,7 @@ def test_a_worker_killed_whole_gives_its_stage_back_long_before_the_visibility_t
     outcome = result.get(timeout=120)
     assert time.monotonic() - killed_at < visibility_s / 5
     assert outcome["status"] == "executed", outcome
-    assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "test", "cleanup"]
+    assert [s["name"] for s in outcome["stages"]] == ["create", "baseline", "apply", "test", "cleanup"]
     assert "unacknowledged messages put back" in second.text()
     wait_until(lambda: sandboxes_of(project_id) == [], 30, what="no sandbox left")
 

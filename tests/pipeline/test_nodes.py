@@ -36,7 +36,7 @@ def test_every_stage_of_a_pipeline_runs_on_the_node_that_created_its_container(
 
     for outcome in outcomes:
         assert outcome["status"] == "executed", outcome["error"]
-        assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "test", "build", "cleanup"]
+        assert [s["name"] for s in outcome["stages"]] == ["create", "baseline", "apply", "test", "build", "cleanup"]
         assert {s["node"] for s in outcome["stages"]} == {outcome["node"]}
     assert {o["node"] for o in outcomes} == {"nodeA", "nodeB"}, "both nodes should have taken proposals"
     assert all(sandboxes_of(project_id) == [] for project_id, _ in submitted)

@@ -9,7 +9,7 @@ import pytest
 from pipeline_helpers import SAMPLE_PROJECT, Cluster, sandboxes_of
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
-STAGES = ["create", "apply", "test", "build", "cleanup"]
+STAGES = ["create", "baseline", "apply", "test", "build", "cleanup"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_a_change_escaping_the_workspace_is_refused_and_leaves_no_container(node
     assert outcome["status"] in ("rejected", "error")
     assert "../x" in outcome["error"] and ".." in outcome["error"]
     assert outcome["tests"] is None
-    assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "cleanup"]
+    assert [s["name"] for s in outcome["stages"]] == ["create", "baseline", "apply", "cleanup"]
     assert sandboxes_of(project_id) == []
 
 
@@ -92,3 +92,20 @@ def test_status_shows_a_running_proposal_and_then_its_outcome(node_a: Cluster, p
     outcome = result.get(timeout=60)
     assert status(pid) == outcome
     assert sandboxes_of(project_id) == []
+
+
+def test_transitions_are_in_the_outcome_and_a_baseline_is_shared_through_redis(
+    node_a: Cluster, project_ids: Any, sample_changes: list[dict[str, Any]], redis_url: str
+) -> None:
+    import redis
+
+    first = submit(project_ids(), sample_changes).get(timeout=180)
+    second = submit(project_ids(), sample_changes).get(timeout=180)
+
+    assert first["status"] == second["status"] == "executed", (first["reasons"], second["reasons"])
+    assert first["transitions"]["fixed"] == ["tests/test_calc.py::test_divide"]
+    assert first["transitions"]["broken"] == first["transitions"]["removed"] == []
+    assert second["transitions"] == first["transitions"]
+    assert second["baseline"]["cached"] is True and second["baseline"]["tests_failed"] == 1
+    assert [s["detail"] for s in second["stages"] if s["name"] == "baseline"] == ["cached"]
+    assert redis.Redis.from_url(redis_url).keys("sigma:baseline:*") != []

@@ -56,7 +56,7 @@ def test_a_pipeline_whose_node_dies_mid_stage_ends_after_a_new_worker_starts(
     # command then timed out as data
     assert outcome["status"] == "rejected", outcome["error"]
     assert outcome["tests"]["timed_out"] is True
-    assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "test", "build", "cleanup"]
+    assert [s["name"] for s in outcome["stages"]] == ["create", "baseline", "apply", "test", "build", "cleanup"]
     assert sandboxes_of(project_id) == []
 
 
