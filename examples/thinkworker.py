@@ -34,6 +34,7 @@ class AgentProposal:
     workspace: str
     language: str
     changes: list[dict[str, Any]]
+    target_tests: list[str] = field(default_factory=list)  # for VERDICT_POLICY=must-fix
     id: str = field(default_factory=lambda: f"tw-{uuid.uuid4().hex[:10]}")
     state: ProposalState = ProposalState.PENDING
     feedback: list[str] = field(default_factory=list)
@@ -59,6 +60,7 @@ class ThinkWorker:
         else:
             proposal.state = ProposalState.FAILED
             proposal.feedback = [outcome.get("error") or "sigma-exec error"]
+        proposal.feedback += transition_feedback(outcome)
         return proposal
 
     def _run(self, proposal: AgentProposal) -> dict[str, Any]:
@@ -71,6 +73,7 @@ class ThinkWorker:
                 workspace=proposal.workspace,
                 language=proposal.language,
                 changes=proposal.changes,
+                target_tests=proposal.target_tests,
             )
             return dict(result.get(timeout=self.wait_timeout_s))
         from sigma_exec import DockerExecutor, Settings
@@ -83,8 +86,26 @@ class ThinkWorker:
             workspace=proposal.workspace,
             language=proposal.language,
             changes=proposal.changes,
+            target_tests=proposal.target_tests,
         )
         return run_pipeline(DockerExecutor(settings), spec, settings).model_dump(mode="json")
+
+
+def transition_feedback(outcome: dict[str, Any], shown: int = 20) -> list[str]:
+    """What the agent should know next: the tests its change broke, and those that failed before it too."""
+    moves = outcome.get("transitions") or {}
+    lines = []
+    for name, what in (
+        ("broken", "tests your change broke (they passed before it)"),
+        ("new_failing", "new tests that fail"),
+        ("still_failing", "tests that already failed before your change (not counted against it)"),
+    ):
+        ids = list(moves.get(name) or [])
+        if ids:
+            lines.append(
+                f"{what}: {', '.join(ids[:shown])}" + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+            )
+    return lines
 
 
 def worker_available(timeout_s: float = 2.0) -> bool:

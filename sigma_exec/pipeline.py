@@ -37,7 +37,7 @@ from sigma_exec.verdicts import (
     Transitions,
     VerdictPolicy,
     VerdictRules,
-    test_reasons,
+    grade_tests,
     transitions,
 )
 
@@ -347,7 +347,7 @@ def stage_test(executor: DockerExecutor, state: PipelineState, settings: Setting
         baseline = state.baseline_record
         if baseline is not None and baseline.usable and result.cases:
             state.transitions = transitions(baseline, result, state.changed)
-        state.test_reasons = test_reasons(
+        state.test_reasons = grade_tests(
             result,
             baseline,
             state.transitions,
@@ -437,7 +437,7 @@ def _judge_tests(tests: dict[str, Any], settings: Settings) -> list[str]:
     rules = VerdictRules(
         policy=settings.VERDICT_POLICY, coverage_rule=settings.COVERAGE_RULE, min_coverage=settings.MIN_TEST_COVERAGE
     )
-    return test_reasons(TestResult.model_validate(tests), None, None, rules, timeout_s=settings.TEST_TIMEOUT)
+    return grade_tests(TestResult.model_validate(tests), None, None, rules, timeout_s=settings.TEST_TIMEOUT)
 
 
 def _build_reasons(build: dict[str, Any] | None, settings: Settings) -> list[str]:

@@ -11,6 +11,7 @@ says which of them reject a proposal:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from enum import StrEnum
 
@@ -111,7 +112,7 @@ def _cap(ids: list[str]) -> list[str]:
 SOURCE_SUFFIXES = (".py", ".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".mts", ".cts", ".rb")
 
 
-def test_file_of(test_id: str) -> str | None:
+def file_named_by(test_id: str) -> str | None:
     """The workspace file a test id names, when its format names one (pytest, jest and RSpec ids)."""
     if "::" in test_id:
         head = test_id.split("::", 1)[0]
@@ -123,17 +124,26 @@ def test_file_of(test_id: str) -> str | None:
     return head if head.endswith(SOURCE_SUFFIXES) else None  # a Go import path is no workspace file
 
 
-def _looks_like_test_file(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1].lower()
-    return "test" in name or "spec" in name or path.startswith(("test/", "tests/", "spec/"))
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 def _explained(test_id: str, changed: ChangedPaths) -> bool:
-    """A test may vanish when the change deleted or edited its file (or, for ids naming no file, a test file)."""
-    file = test_file_of(test_id)
+    """A test may vanish when the change deleted or edited its file.
+
+    Ids that name no file: a Go test by a written `_test.go` file, a JUnit or minitest class by a written
+    file named after it (`CalcTest.java`, `calc_test.rb`); any deletion explains them.
+    """
+    file = file_named_by(test_id)
     if file is not None:
         return file in changed.written or any(file == d or file.startswith(d + "/") for d in changed.deleted)
-    return bool(changed.deleted) or any(_looks_like_test_file(p) for p in changed.written)
+    if changed.deleted:
+        return True
+    if "::" in test_id:  # go: importpath::TestName
+        return any(p.endswith("_test.go") for p in changed.written)
+    klass = test_id.split("#", 1)[0].rsplit(".", 1)[-1].split("$", 1)[0]
+    stems = {klass, _snake(klass)}
+    return any(p.rsplit("/", 1)[-1].rsplit(".", 1)[0] in stems for p in changed.written)
 
 
 def _named(ids: Iterable[str]) -> str:
@@ -146,7 +156,7 @@ def failing_ids(after: TestResult) -> list[str]:
     return [test_id for test_id, outcome in statuses(after.cases).items() if outcome in FAILING]
 
 
-def test_reasons(
+def grade_tests(
     after: TestResult,
     baseline: BaselineRecord | None,
     found: Transitions | None,

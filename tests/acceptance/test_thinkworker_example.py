@@ -40,3 +40,13 @@ def test_a_traversal_change_is_rejected_not_crashed() -> None:
         AgentProposal(project_id="tw-test", workspace=str(SAMPLE), language="python", changes=changes)
     )
     assert done.state == ProposalState.REJECTED and "'..'" in done.feedback[0]
+
+
+def test_the_agent_hears_which_tests_its_change_broke_and_which_failed_before() -> None:
+    broken = [{"filepath": "calc.py", "content": (SAMPLE / "calc.py").read_text().replace("a + b", "a * b")}]
+    done = ThinkWorker(use_queue=False)._execute_proposal(
+        AgentProposal(project_id="tw-test", workspace=str(SAMPLE), language="python", changes=broken)
+    )
+    assert done.state == ProposalState.REJECTED
+    assert "tests your change broke (they passed before it): tests/test_calc.py::test_add" in done.feedback
+    assert any(line.startswith("tests that already failed before your change") for line in done.feedback)
