@@ -53,6 +53,7 @@ MAX_ERROR_CHARS: Final = 2000
 MAX_REASONS: Final = 20
 MAX_OUTCOME_BYTES: Final = 256 * 1024
 OUTPUT_FALLBACK_CHARS: Final = 1000
+TRANSITION_IDS_FALLBACK: Final = 50
 REAP_AFTER_FAILURE_S: Final = 20  # after a pipeline ends in error or without cleanup, its node is reaped
 StageStep = Callable[[DockerExecutor, PipelineState], PipelineState]
 
@@ -104,6 +105,11 @@ def bound_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
         for record in bounded.get("stages") or []:
             if record.get("detail"):
                 record["detail"] = _truncate(str(record["detail"]), 200)
+    if len(json.dumps(bounded)) > MAX_OUTCOME_BYTES and isinstance(bounded.get("transitions"), dict):
+        bounded["transitions"] = {
+            name: [_truncate(str(i), 300) for i in ids[:TRANSITION_IDS_FALLBACK]] if isinstance(ids, list) else ids
+            for name, ids in bounded["transitions"].items()
+        }
     return bounded
 
 

@@ -268,10 +268,12 @@ def test_outcomes_are_bounded_in_size() -> None:
         "tests": {"cases": [{"name": "x" * 1000}] * 1000, "output": "o" * 500_000},
         "build": {"output": "b" * 500_000},
         "stages": [{"name": "test", "detail": "d" * 10_000}],
+        "transitions": {"broken": [f"t{i}" + "i" * 999 for i in range(500)], "fixed": ["a"]},
     }
     bounded = bound_outcome(huge)
     assert len(json.dumps(bounded)) < MAX_OUTCOME_BYTES
     assert bounded["error"].startswith("eee") and len(bounded["reasons"]) == 20
+    assert len(bounded["transitions"]["broken"]) == 50 and bounded["transitions"]["fixed"] == ["a"]
 
 
 def test_only_the_tasks_package_imports_celery() -> None:
