@@ -24,7 +24,7 @@ from sigma_exec.baselines import (
     MemoryBaselineCache,
     baseline_key,
 )
-from sigma_exec.changes import normalise_path
+from sigma_exec.changes import normalise_path, validate_changes
 from sigma_exec.errors import DockerUnavailableError, InvalidChangeError, SigmaExecError
 from sigma_exec.executor import DockerExecutor
 from sigma_exec.languages import framework_by_name, resolve_language
@@ -225,6 +225,10 @@ def stage_baseline(
     p = state.proposal
     rules = effective_settings(settings, executor.policy_for(p.project_id))
     if not (settings.AUTO_TEST and rules.BASELINE_TESTS) or not (state.workspace_digest and state.image_id):
+        return state
+    try:  # a batch that apply will refuse needs no baseline
+        validate_changes(p.changes, max_files=settings.MAX_CHANGE_FILES, max_bytes=settings.MAX_CHANGE_MB << 20)
+    except InvalidChangeError:
         return state
     rerun = rules.RERUN_FAILED is not RerunMode.NEVER
     key = baseline_key(
