@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from sigma_exec import reruns
 from sigma_exec.baselines import (
     BaselineCache,
     BaselineRecord,
@@ -230,7 +231,7 @@ def stage_baseline(
         validate_changes(p.changes, max_files=settings.MAX_CHANGE_FILES, max_bytes=settings.MAX_CHANGE_MB << 20)
     except InvalidChangeError:
         return state
-    rerun = rules.RERUN_FAILED is not RerunMode.NEVER
+    rerun = rules.RERUN_FAILED != RerunMode.NEVER
     key = baseline_key(
         workspace_digest=state.workspace_digest,
         image_id=state.image_id,
@@ -343,14 +344,22 @@ def stage_test(executor: DockerExecutor, state: PipelineState, settings: Setting
             p.language,
             p.test_command,
             timeout=settings.TEST_TIMEOUT,
-            rerun_failed=rules.RERUN_FAILED is RerunMode.ALWAYS,
+            rerun_failed=rules.RERUN_FAILED == RerunMode.ALWAYS,
         )
-        state.tests, state.policy = summarize_tests(result), rules.VERDICT_POLICY
         if not result.success and _sandbox_lost(executor, state, Stage.TEST):
+            state.tests = summarize_tests(result)
             return False, result.error
         baseline = state.baseline_record
         if baseline is not None and baseline.usable and result.cases:
             state.transitions = transitions(baseline, result, state.changed)
+            suspects = state.transitions.broken + state.transitions.new_failing
+            if suspects and rules.RERUN_FAILED == RerunMode.BASELINE and not result.rerun_cases:
+                # Confirm a regression before it rejects: a case that passes when run again is flaky.
+                again = executor.rerun_tests(state.container_id, suspects, p.language, timeout=settings.TEST_TIMEOUT)
+                if again.cases:
+                    result = reruns.with_rerun(result, again)
+                    state.transitions = transitions(baseline, result, state.changed)
+        state.tests, state.policy = summarize_tests(result), rules.VERDICT_POLICY
         state.test_reasons = grade_tests(
             result,
             baseline,

@@ -145,3 +145,47 @@ def test_coverage_may_not_drop_below_the_baseline(run: Any) -> None:
     outcome = run([FIX_SUB, uncovered], VERDICT_POLICY="no-regressions", COVERAGE_RULE="no-drop")
     assert outcome.status == "rejected"
     assert any(r.startswith("coverage dropped from") for r in outcome.reasons), outcome.reasons
+
+
+SECOND_RUN_FAILS = """import os
+
+
+def test_steady():
+    assert True
+
+
+def test_wobbly():
+    counter = "/tmp/wobbly-runs"
+    runs = int(open(counter).read()) + 1 if os.path.exists(counter) else 1
+    with open(counter, "w") as handle:
+        handle.write(str(runs))
+    assert runs != 2, "fails on the second run in a sandbox only"
+"""
+
+
+def test_a_regression_is_confirmed_by_a_rerun_before_it_rejects(
+    executor: DockerExecutor, tmp_path: Path, project_id: str
+) -> None:
+    (tmp_path / "test_wobbly.py").write_text(SECOND_RUN_FAILS)
+    proposal = Proposal(
+        proposal_id=f"bl-{uuid.uuid4().hex[:8]}",
+        project_id=project_id,
+        workspace=str(tmp_path),
+        language="python",
+        changes=[{"filepath": "notes.txt", "content": "unrelated\n"}],
+    )
+    settings = Settings(SIGMA_NODE="test-node", AUTO_BUILD=False, VERDICT_POLICY="no-regressions")
+    outcome = run_pipeline(executor, proposal, settings, baselines=MemoryBaselineCache())
+    # The baseline passes (run 1); after the change it fails (run 2), and passes when re-run (run 3).
+    assert outcome.transitions is not None and outcome.transitions.broken == []
+    assert outcome.transitions.flaky == ["test_wobbly.py::test_wobbly"]
+    assert outcome.tests is not None and outcome.tests["flaky"] == ["test_wobbly.py::test_wobbly"]
+    assert outcome.status == "executed", outcome.reasons
+    strict = run_pipeline(
+        executor,
+        proposal.model_copy(update={"proposal_id": f"bl-{uuid.uuid4().hex[:8]}"}),
+        settings.model_copy(update={"RERUN_FAILED": "never"}),
+        baselines=MemoryBaselineCache(),
+    )
+    assert strict.transitions is not None and strict.transitions.broken == ["test_wobbly.py::test_wobbly"]
+    assert strict.status == "rejected"
