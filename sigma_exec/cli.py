@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sigma_exec.output import sanitize_text
 from sigma_exec.settings import Settings
 
 EXIT = {"executed": 0, "rejected": 1, "error": 2}
@@ -25,33 +26,47 @@ console = Console(stderr=True)
 out = Console()
 
 
+def _t(value: object) -> str:
+    """Text that did not come from us, made safe to print: no control characters, no console markup."""
+    return escape(sanitize_text(str(value)))
+
+
 def _load_changes(path: str | None) -> list[dict[str, Any]]:
     if not path:
         return []
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise SystemExit(f"sigma-exec: cannot read changes file {path!r}: {exc}") from exc
-    return data["changes"] if isinstance(data, dict) and "changes" in data else data
+    except RecursionError:
+        raise SystemExit(f"sigma-exec: changes file {path!r} is nested too deeply") from None
+    changes = data["changes"] if isinstance(data, dict) and "changes" in data else data
+    if not isinstance(changes, list):
+        raise SystemExit(
+            f"sigma-exec: changes file {path!r} must hold a JSON list of {{filepath, content | delete}} objects "
+            f'(or {{"changes": [...]}}), not a JSON {type(changes).__name__}'
+        )
+    return changes
 
 
 def render_outcome(outcome: dict[str, Any]) -> None:
     """A readable report of one proposal's outcome."""
     status = outcome["status"]
     colour = {"executed": "green", "rejected": "yellow", "error": "red"}.get(status, "white")
-    out.print(f"[bold]proposal[/] {outcome['proposal_id']}  project {outcome['project_id']}  node {outcome['node']}")
+    who = f"{_t(outcome['proposal_id'])}  project {_t(outcome['project_id'])}  node {_t(outcome['node'])}"
+    out.print(f"[bold]proposal[/] {who}")
     stages = Table(title="stages", show_header=True)
     for col in ("stage", "ok", "seconds", "detail"):
         stages.add_column(col)
     for st in outcome["stages"]:
-        detail = escape(str(st.get("detail") or "")[:70])
-        stages.add_row(st["name"], "✔" if st["ok"] else "✘", f"{st['duration_s']:.2f}", detail)
+        detail = _t(str(st.get("detail") or "")[:70])
+        stages.add_row(_t(st["name"]), "✔" if st["ok"] else "✘", f"{st['duration_s']:.2f}", detail)
     out.print(stages)
     tests = outcome.get("tests")
     if tests:
         cov = tests.get("coverage_percent")
         out.print(
-            f"tests ({tests.get('framework')}): passed {tests.get('tests_passed')}, "
+            f"tests ({_t(tests.get('framework'))}): passed {tests.get('tests_passed')}, "
             f"failed {tests.get('tests_failed')}, "
             f"skipped {tests.get('tests_skipped')}, errored {tests.get('tests_errored')}, "
             f"coverage {'n/a' if cov is None else f'{cov:.1f}%'}"
@@ -61,10 +76,10 @@ def render_outcome(outcome: dict[str, Any]) -> None:
     if build:
         out.print(f"build: {'ok' if build.get('success') else 'FAILED'} in {build.get('build_time', 0):.2f}s")
     for warning in outcome.get("warnings") or []:
-        out.print(f"  ! {escape(str(warning))}")  # e.g. a dependency left out under DEPS_BEST_EFFORT
+        out.print(f"  ! {_t(warning)}")  # e.g. a dependency left out under DEPS_BEST_EFFORT
     for reason in outcome.get("reasons") or []:
-        out.print(f"  - {escape(str(reason))}")
-    out.print(f"verdict: [bold {colour}]{status.upper()}[/]")
+        out.print(f"  - {_t(reason)}")
+    out.print(f"verdict: [bold {colour}]{_t(str(status).upper())}[/]")
 
 
 TRANSITIONS_SHOWN = ("broken", "new_failing", "still_failing", "fixed", "new", "removed", "flaky")
@@ -78,15 +93,15 @@ def _render_baseline(baseline: dict[str, Any] | None, moves: dict[str, Any] | No
         out.print(
             f"baseline ({origin}): passed {baseline.get('tests_passed')}, failed {baseline.get('tests_failed')}, "
             f"errored {baseline.get('tests_errored')}, flaky {baseline.get('flaky')}"
-            + (f" — {escape(str(baseline['error']))}" if baseline.get("error") else "")
+            + (f" — {_t(baseline['error'])}" if baseline.get("error") else "")
         )
     if moves:
-        out.print(f"transitions (policy {escape(str(policy))}):")
+        out.print(f"transitions (policy {_t(policy)}):")
         for name in TRANSITIONS_SHOWN:
             ids = [str(i) for i in moves.get(name) or []]
             if ids:
                 more = f" and {len(ids) - IDS_SHOWN} more" if len(ids) > IDS_SHOWN else ""
-                out.print(f"  {name} ({len(ids)}): {escape(', '.join(ids[:IDS_SHOWN]))}{more}")
+                out.print(f"  {name} ({len(ids)}): {_t(', '.join(ids[:IDS_SHOWN]))}{more}")
 
 
 def _proposal_fields(args: argparse.Namespace, id_prefix: str) -> dict[str, Any]:
@@ -141,10 +156,10 @@ def cmd_images(args: argparse.Namespace) -> int:
                 out.print(f"{profile.name:12} {ref:60} {'present' if backend.image_id(ref) else 'missing'}")
                 continue
             started = time.monotonic()
-            ref = ensure_base_image(backend, profile, settings, progress=lambda msg: console.print(f"==> {msg}"))
+            ref = ensure_base_image(backend, profile, settings, progress=lambda msg: console.print(f"==> {_t(msg)}"))
             out.print(f"{profile.name}: {ref} ready ({time.monotonic() - started:.1f}s)")
     except SigmaExecError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {_t(exc)}")
         return 2
     return 0
 
@@ -167,14 +182,14 @@ def cmd_reap(args: argparse.Namespace) -> int:
             return 0
         except ImportError:
             pass
-        except SigmaExecError as exc:
-            console.print(f"[yellow]note:[/] pipeline leases not readable ({exc}); reaping by deadline and state")
+        except Exception as exc:  # Redis down or unreadable: the engine's own deadlines and states still reap
+            console.print(f"[yellow]note:[/] pipeline leases not readable ({_t(exc)}); reaping by deadline and state")
     try:
         backend = DockerBackend()
         report = reap(backend, node=settings.node, now=time.time(), all_nodes=args.all)
         report.removed_images = collect_images(backend, settings)
     except SigmaExecError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {_t(exc)}")
         return 2
     out.print_json(report.model_dump_json())
     return 0 if not report.errors else 2
@@ -192,11 +207,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
         try:
             outcome = follow(
                 result,
-                lambda info: status.update(f"stage: {info.get('stage')} on {info.get('node') or '?'}"),
+                lambda info: status.update(f"stage: {_t(info.get('stage'))} on {_t(info.get('node') or '?')}"),
                 timeout_s=args.timeout,
             )
         except TimeoutError as exc:
-            console.print(f"[red]error:[/] {exc}; `sigma-exec status` shows it later")
+            console.print(f"[red]error:[/] {_t(exc)}; `sigma-exec status` shows it later")
             return 2
     return _report(outcome, as_json=args.json)
 
@@ -206,10 +221,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     outcome = status(args.proposal_id)
     if outcome is None:
-        console.print(f"no outcome recorded for proposal {args.proposal_id!r} (still running, or expired)")
+        console.print(f"no outcome recorded for proposal {_t(repr(args.proposal_id))} (still running, or expired)")
         return 2
     if outcome.get("status") in ("queued", "running"):
-        out.print(f"proposal {args.proposal_id}: {outcome['status']} (stage {outcome.get('stage') or '-'})")
+        out.print(f"proposal {_t(args.proposal_id)}: {_t(outcome['status'])} (stage {_t(outcome.get('stage') or '-')})")
         return 3
     return _report(outcome, as_json=args.json)
 
@@ -260,11 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except SigmaExecError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {_t(exc)}")
         return 2
     except ValidationError as exc:  # a malformed proposal: name each bad field
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        console.print(f"[red]error:[/] invalid proposal: {problems}")
+        console.print(f"[red]error:[/] invalid proposal: {_t(problems)}")
         return 2
     except KeyboardInterrupt:
         return 2
