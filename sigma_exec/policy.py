@@ -12,10 +12,10 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sigma_exec.errors import InvalidRequestError
-from sigma_exec.settings import NetworkPolicy, Settings
+from sigma_exec.settings import NetworkPolicy, Settings, check_host_port
 from sigma_exec.verdicts import CoverageRule, RerunMode, VerdictPolicy
 
 
@@ -45,6 +45,11 @@ class Network(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     mode: NetworkMode | None = None  # None: no opinion
     allow: list[str] = Field(default_factory=list, description="host:port patterns, within EGRESS_ALLOWLIST")
+
+    @field_validator("allow", mode="after")
+    @classmethod
+    def _host_ports(cls, value: list[str]) -> list[str]:
+        return [check_host_port(entry) for entry in value]
 
 
 class Verdict(BaseModel):

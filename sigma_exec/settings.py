@@ -6,6 +6,7 @@ Every setting is listed with its default in `config/.env.example`.
 
 from __future__ import annotations
 
+import re
 import socket
 from enum import StrEnum
 from functools import cached_property
@@ -29,6 +30,17 @@ class ImageSource(StrEnum):
 
     OFFLINE = "offline"  # built here from Debian packages (mmdebstrap → docker import)
     UPSTREAM = "upstream"  # official images such as python:3.12-slim, pulled from a registry
+
+
+# One egress allow-list entry: a host pattern (fnmatch, no separators) and a port or `*`.
+HOST_PORT_PATTERN = re.compile(r"^[A-Za-z0-9*?.\-\[\]!]{1,253}:(\*|[0-9]{1,5})$")
+
+
+def check_host_port(entry: str) -> str:
+    """Return `entry` when it is one `host:port` pattern; raise ValueError naming it otherwise."""
+    if not isinstance(entry, str) or not HOST_PORT_PATTERN.match(entry.strip()):
+        raise ValueError(f"egress entry {entry!r} is not one host:port pattern (e.g. pypi.org:443, *.internal:*)")
+    return entry.strip().lower()
 
 
 class Settings(BaseSettings):
@@ -114,6 +126,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("EGRESS_ALLOWLIST", mode="after")
+    @classmethod
+    def _host_ports(cls, value: list[str]) -> list[str]:
+        return [check_host_port(entry) for entry in value]
 
     @cached_property
     def node(self) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sigma_exec.errors import InvalidRequestError
-from sigma_exec.policy import effective_settings, load_policy, read_only_hits
+from sigma_exec.policy import ProjectPolicy, effective_settings, load_policy, read_only_hits
 from sigma_exec.settings import NetworkPolicy, Settings
 
 POLICIES = Path(__file__).resolve().parent.parent / "data" / "policies"
@@ -51,3 +51,20 @@ def test_read_only_paths_match_globs() -> None:
     changes = [{"filepath": "calc.py"}, {"filepath": "./src/x.py"}]
     assert read_only_hits(changes, ["calc.py"]) == ["calc.py"]
     assert read_only_hits(changes, []) == []
+
+
+@pytest.mark.parametrize("entry", ["*:443,mirror.pypi.org:443", "pypi.org", "pypi.org:443 evil:80", "a:b", ":443"])
+def test_an_allow_list_entry_must_be_one_host_port_pattern(entry: str) -> None:
+    with pytest.raises(ValueError, match="not one host:port pattern"):
+        ProjectPolicy.model_validate({"network": {"mode": "allowlist", "allow": [entry]}})
+    with pytest.raises(ValueError, match="not one host:port pattern"):
+        Settings(EGRESS_ALLOWLIST=[entry])
+
+
+def test_host_port_patterns_are_accepted_lowercased() -> None:
+    policy = ProjectPolicy.model_validate({"network": {"mode": "allowlist", "allow": ["PyPI.org:443", "*.internal:*"]}})
+    assert policy.network.allow == ["pypi.org:443", "*.internal:*"]
+    assert Settings(EGRESS_ALLOWLIST="pypi.org:443, *.files.pythonhosted.org:443").EGRESS_ALLOWLIST == [
+        "pypi.org:443",
+        "*.files.pythonhosted.org:443",
+    ]
