@@ -60,9 +60,12 @@ class _Budget:
     def take(self, n: int, where: str) -> None:
         self.left -= n
         if self.left < 0:
-            raise WorkspaceError(
-                f"workspace is larger than the cap of {self.cap} bytes (at {where!r}); raise MAX_WORKSPACE_MB"
-            )
+            self.exceeded(where)
+
+    def exceeded(self, where: str) -> None:
+        raise WorkspaceError(
+            f"workspace is larger than the cap of {self.cap} bytes (at {where!r}); raise MAX_WORKSPACE_MB"
+        )
 
 
 def _add_entry(
@@ -108,13 +111,23 @@ def workspace_tar(
     buf = io.BytesIO()
     budget = _Budget(max_bytes)
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if d not in skip)
-            rel_dir = os.path.relpath(dirpath, root)
-            for name in [*dirnames, *sorted(filenames)]:
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                _add_entry(tar, root, rel, uid=uid, gid=gid, budget=budget, keep_mtime=keep_mtime)
+        try:
+            for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=_raise):
+                dirnames[:] = sorted(d for d in dirnames if d not in skip)
+                rel_dir = os.path.relpath(dirpath, root)
+                for name in [*dirnames, *sorted(filenames)]:
+                    rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                    budget.left = max_bytes - tar.offset  # headers and padding count, not only file bytes
+                    _add_entry(tar, root, rel, uid=uid, gid=gid, budget=budget, keep_mtime=keep_mtime)
+                    if tar.offset > max_bytes:
+                        budget.exceeded(rel)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot read workspace {root!r}: {exc.strerror or exc} ({exc.filename})") from exc
     return buf.getvalue()
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
 
 
 def content_digest(data: bytes) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sigma_exec.archive import changes_tar, read_regular_files, workspace_tar
+from sigma_exec.archive import changes_tar, content_digest, read_regular_files, workspace_tar
 from sigma_exec.changes import validate_changes
 from sigma_exec.errors import WorkspaceError
 from sigma_exec.output import BoundedOutput
@@ -112,3 +112,25 @@ def test_read_regular_files_survives_garbage_and_truncation() -> None:
     ok.size = 3
     data = _tar([ok], {"a": b"abc"})
     assert read_regular_files(data[:700], max_bytes=100, max_entries=10) == {"a": b"abc"}
+
+
+def test_workspace_tar_counts_headers_against_its_cap(tmp_path: Path) -> None:
+    for i in range(3000):  # no file bytes at all: ~1.5 MB of tar headers
+        (tmp_path / f"f{i}").touch()
+    with pytest.raises(WorkspaceError, match="larger than the cap"):
+        workspace_tar(tmp_path, uid=1000, gid=1000, max_bytes=1 << 20)
+    assert len(workspace_tar(tmp_path, uid=1000, gid=1000, max_bytes=4 << 20)) <= 4 << 20
+
+
+def test_an_unreadable_workspace_is_a_workspace_error_not_an_os_error() -> None:
+    with pytest.raises(WorkspaceError, match="cannot read workspace '/proc/self'"):
+        workspace_tar("/proc/self", uid=1000, gid=1000, max_bytes=1 << 20)
+
+
+def test_content_digest_ignores_timestamps_but_not_content(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    first = content_digest(workspace_tar(tmp_path, uid=1000, gid=1000, max_bytes=1 << 20))
+    os.utime(tmp_path / "a.py", (1_700_000_000, 1_700_000_000))
+    assert content_digest(workspace_tar(tmp_path, uid=1000, gid=1000, max_bytes=1 << 20)) == first
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert content_digest(workspace_tar(tmp_path, uid=1000, gid=1000, max_bytes=1 << 20)) != first
