@@ -14,7 +14,6 @@ kills the child without `finally`; `on_failure` (worker main process) then sends
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -44,16 +43,12 @@ from sigma_exec.pipeline import (
 from tasks import runtime
 from tasks.app import app
 from tasks.config import node_queue
+from tasks.outcome_bounds import bound_outcome, truncate
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-MAX_ERROR_CHARS: Final = 2000
-MAX_REASONS: Final = 20
-MAX_OUTCOME_BYTES: Final = 256 * 1024
-OUTPUT_FALLBACK_CHARS: Final = 1000
-TRANSITION_IDS_FALLBACK: Final = 50
 REAP_AFTER_FAILURE_S: Final = 20  # after a pipeline ends in error or without cleanup, its node is reaped
 StageStep = Callable[[DockerExecutor, PipelineState], PipelineState]
 
@@ -85,39 +80,11 @@ class StageTask(Task):
             _rescue_after_hard_limit(self.name, task_id, args[0], float(exc.args[0]) if exc.args else 0.0)
 
 
-def _truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def bound_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
-    """Cap an outcome's size: errors and reasons first, then case lists and outputs (pure)."""
-    bounded = dict(outcome)
-    if bounded.get("error"):
-        bounded["error"] = _truncate(str(bounded["error"]))
-    bounded["reasons"] = [_truncate(str(r)) for r in (bounded.get("reasons") or [])[:MAX_REASONS]]
-    if len(json.dumps(bounded)) > MAX_OUTCOME_BYTES:
-        for part in ("tests", "build"):
-            if isinstance(bounded.get(part), dict):
-                section = dict(bounded[part])
-                section["cases"] = []
-                section["output"] = _truncate(str(section.get("output") or ""), OUTPUT_FALLBACK_CHARS)
-                bounded[part] = section
-        for record in bounded.get("stages") or []:
-            if record.get("detail"):
-                record["detail"] = _truncate(str(record["detail"]), 200)
-    if len(json.dumps(bounded)) > MAX_OUTCOME_BYTES and isinstance(bounded.get("transitions"), dict):
-        bounded["transitions"] = {
-            name: [_truncate(str(i), 300) for i in ids[:TRANSITION_IDS_FALLBACK]] if isinstance(ids, list) else ids
-            for name, ids in bounded["transitions"].items()
-        }
-    return bounded
-
-
 def _unavailable(exc: RetryableError) -> str:
     text = str(exc)
     if isinstance(exc, DockerUnavailableError) and not text.startswith("docker unavailable"):
         text = f"docker unavailable: {text}"
-    return _truncate(text)
+    return truncate(text)
 
 
 def _cleanup_inline(state: PipelineState) -> None:
@@ -135,7 +102,7 @@ def _cleaned(state: PipelineState) -> bool:
 def _give_up(env: Envelope, stage: Stage, reason: str) -> Envelope:
     log.error("pipeline %s gives up in stage %s: %s", env.pipeline_id, stage, reason)
     env.state.status = ProposalStatus.ERROR
-    env.state.error = _truncate(reason)
+    env.state.error = truncate(reason)
     _cleanup_inline(env.state)
     return env
 

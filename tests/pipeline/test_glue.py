@@ -260,7 +260,7 @@ def test_reap_node_skips_when_another_reaper_holds_the_lock(
 
 # ---- outcome size and the one Celery boundary ---------------------------------------------------
 def test_outcomes_are_bounded_in_size() -> None:
-    from tasks.stages import MAX_OUTCOME_BYTES, bound_outcome
+    from tasks.outcome_bounds import MAX_OUTCOME_BYTES, bound_outcome
 
     huge = {
         "error": "e" * 100_000,
@@ -269,11 +269,28 @@ def test_outcomes_are_bounded_in_size() -> None:
         "build": {"output": "b" * 500_000},
         "stages": [{"name": "test", "detail": "d" * 10_000}],
         "transitions": {"broken": [f"t{i}" + "i" * 999 for i in range(500)], "fixed": ["a"]},
+        "flagged_paths": [f"tests/{i}/" + "p" * 200 for i in range(5000)],
+        "warnings": ["w" * 5000] * 500,
     }
     bounded = bound_outcome(huge)
     assert len(json.dumps(bounded)) < MAX_OUTCOME_BYTES
     assert bounded["error"].startswith("eee") and len(bounded["reasons"]) == 20
     assert len(bounded["transitions"]["broken"]) == 50 and bounded["transitions"]["fixed"] == ["a"]
+    assert len(bounded["flagged_paths"]) == 200 and len(bounded["warnings"]) == 50
+
+
+def test_a_long_test_command_and_many_protected_paths_stay_under_the_cap() -> None:
+    from tasks.outcome_bounds import MAX_OUTCOME_BYTES, bound_outcome
+
+    outcome = {
+        "status": "rejected",
+        "reasons": ["changes touch protected paths"],
+        "tests": {"command": "x" * 2_000_000, "cases": [], "output": ""},
+        "flagged_paths": ["p" * 1000] * 5000,
+    }
+    bounded = bound_outcome(outcome)
+    assert len(json.dumps(bounded)) < MAX_OUTCOME_BYTES
+    assert bounded["status"] == "rejected" and bounded["reasons"] == ["changes touch protected paths"]
 
 
 def test_only_the_tasks_package_imports_celery() -> None:
