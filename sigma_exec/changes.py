@@ -114,8 +114,11 @@ def validate_changes(changes: object, *, max_files: int, max_bytes: int) -> list
     total = sum(len(c.content or b"") for c in parsed)
     if total > max_bytes:
         raise InvalidChangeError(f"changes total {total} bytes, over the cap of {max_bytes} bytes")
-    if sum(len(c.path) + 1 for c in parsed) > MAX_ARGS_CHARS:
-        raise InvalidChangeError(f"the batch's paths add up to over {MAX_ARGS_CHARS} characters")
+    checked = {p for c in parsed for p in (*c.parents, c.path)}  # what the in-sandbox path check is given
+    if sum(len(p) + 1 for p in checked) > MAX_ARGS_CHARS:
+        raise InvalidChangeError(
+            f"the batch's paths and their parent directories add up to over {MAX_ARGS_CHARS} characters"
+        )
     return parsed
 
 

@@ -20,6 +20,7 @@ KILL_ALL = "for i in 1 2 3 4 5; do kill -9 -1 2>/dev/null || exit 0; done; exit 
 
 # Resolves every path of a change batch inside the sandbox, as the sandbox user:
 # NUL-separated real paths, then a line of 1/0 "is a directory" flags, same order.
+RESOLVE_UNRESOLVABLE = 4  # RESOLVE_PATHS's exit code when realpath fails for some path
 RESOLVE_PATHS = (
     'cd /workspace || exit 3; realpath -m -z -- "$@" || exit 4; printf "\\n"; '
     'for p in "$@"; do if [ -d "$p" ]; then printf 1; else printf 0; fi; done'

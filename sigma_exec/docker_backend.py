@@ -1,7 +1,9 @@
 """The one Docker boundary: the only module that imports the Docker SDK.
 
 Every SDK or transport error is translated here, in `_translate`, into the
-sigma-exec error tree (`DockerUnavailableError` is retryable, the rest permanent).
+sigma-exec error tree by its type and HTTP status code: a transport failure or a 502/503/504 is
+`DockerUnavailableError` (retryable), 404 `ContainerNotFoundError`, 409 `EngineConflictError`, any other
+refusal (500 included: an OCI runtime error does not heal by retrying) `SandboxError` with the engine's message.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import requests
 from docker.types import DeviceRequest, DriverConfig, LogConfig, Mount, Ulimit
 from docker.utils.socket import frames_iter
 
-from sigma_exec.errors import ContainerNotFoundError, DockerUnavailableError, ImageBuildError, SandboxError
+from sigma_exec.errors import (
+    ContainerNotFoundError,
+    DockerUnavailableError,
+    EngineConflictError,
+    ImageBuildError,
+    SandboxError,
+    SigmaExecError,
+)
 from sigma_exec.models import RawExec
 from sigma_exec.output import BoundedOutput
 from sigma_exec.spec import ContainerSpec
@@ -38,13 +47,27 @@ def _translate(container_id: str | None = None) -> Iterator[None]:
     except docker.errors.ImageNotFound as exc:  # pragma: no cover - subclass of NotFound
         raise SandboxError(f"image not found: {exc}") from exc
     except docker.errors.APIError as exc:
-        if exc.status_code is not None and exc.status_code >= 500 and "no such" not in str(exc).lower():
-            raise DockerUnavailableError(f"docker daemon error: {exc.explanation or exc}") from exc
-        raise SandboxError(f"docker refused: {exc.explanation or exc}") from exc
+        raise _api_error(exc) from exc
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError) as exc:
         raise DockerUnavailableError(f"docker unavailable: {exc}") from exc
     except docker.errors.DockerException as exc:
         raise DockerUnavailableError(f"docker unavailable: {exc}") from exc
+
+
+# The engine says it cannot serve now (a proxy in front of it, a daemon starting up or shutting down):
+# worth retrying. Any other answer, 500 included (an OCI runtime error, a missing runtime), is final.
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+CONFLICT_STATUS = 409
+
+
+def _api_error(exc: docker.errors.APIError) -> SigmaExecError:
+    """The error an engine's HTTP answer means, by its status code (never by its text)."""
+    explanation = exc.explanation or str(exc)
+    if exc.status_code in UNAVAILABLE_STATUSES:
+        return DockerUnavailableError(f"docker unavailable ({exc.status_code}): {explanation}")
+    if exc.status_code == CONFLICT_STATUS:
+        return EngineConflictError(f"docker refused (conflict): {explanation}")
+    return SandboxError(f"docker refused ({exc.status_code}): {explanation}")
 
 
 class DockerBackend:
@@ -131,12 +154,8 @@ class DockerBackend:
         try:
             with _translate(container_id):
                 self.api.remove_container(container_id, force=True, v=True)
-        except ContainerNotFoundError:
+        except (ContainerNotFoundError, EngineConflictError):  # gone, or its removal is already under way
             return False
-        except SandboxError as exc:
-            if "already in progress" in str(exc) or "No such" in str(exc):
-                return False
-            raise
         return True
 
     def rename(self, container_id: str, name: str) -> None:

@@ -12,6 +12,7 @@
         ├── ContainerNotFoundError
         ├── ImageBuildError
         └── SandboxError
+            └── EngineConflictError
 
 The public `DockerExecutor` API never raises these for a failed operation; it
 turns them into `success=False, error="..."` results.
@@ -91,3 +92,7 @@ class DependencyError(ImageBuildError):
 
 class SandboxError(PermanentError):
     """Raised when the sandbox refused an operation (e.g. a path escaping /workspace)."""
+
+
+class EngineConflictError(SandboxError):
+    """Raised when the engine answers 409 Conflict (e.g. a removal already in progress, a name in use)."""

@@ -584,11 +584,17 @@ class DockerExecutor:
                         success=False,
                         error=f"filepath {refused[0]!r} is read-only by this project's policy",
                         bad_path=refused[0],
+                        refused=True,
                     )
                 result = apply_change_batch(self._engine(), container_id, changes, self.settings, SANDBOX_USER)
             return result.model_copy(update={"execution_time": round(time.monotonic() - started, 3)})
 
-        return self._guard(run, lambda msg: ChangeResult(success=False, error=msg))
+        try:
+            return run()
+        except InvalidRequestError as exc:  # the batch itself: refused, nothing written
+            return ChangeResult(success=False, error=str(exc), refused=True)
+        except SigmaExecError as exc:
+            return ChangeResult(success=False, error=str(exc))
 
     def get_container_stats(self, container_id: str) -> dict[str, Any]:
         """cpu_percent, memory_usage_mb, memory_percent, network_rx_mb, network_tx_mb (and more).

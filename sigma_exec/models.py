@@ -143,6 +143,9 @@ class ChangeResult(_Frozen):
     deleted: list[str] = Field(default_factory=list)
     error: str | None = None
     bad_path: str | None = None
+    refused: bool = Field(
+        False, description="the batch itself was refused (invalid, escaping, read-only, over a cap), not the engine"
+    )
     execution_time: float = 0.0
 
 

@@ -316,13 +316,10 @@ def stage_apply(executor: DockerExecutor, state: PipelineState, settings: Settin
 
     def body() -> tuple[bool, str | None]:
         result = executor.apply_changes(state.container_id, p.changes)
-        if not result.success and result.bad_path is None and _sandbox_lost(executor, state, Stage.APPLY):
+        if not result.success and not result.refused and _sandbox_lost(executor, state, Stage.APPLY):
             return False, result.error
         if not result.success:
-            invalid = (
-                result.bad_path is not None or "filepath" in (result.error or "") or "change" in (result.error or "")
-            )
-            state.status = ProposalStatus.REJECTED if invalid else ProposalStatus.ERROR
+            state.status = ProposalStatus.REJECTED if result.refused else ProposalStatus.ERROR
             state.error = f"changes not applied: {result.error}"
             return False, result.error
         state.changed = ChangedPaths(written=result.applied[:MAX_PATHS_KEPT], deleted=result.deleted[:MAX_PATHS_KEPT])

@@ -41,22 +41,24 @@ def check_resolved(batch: list[FileChange], asked: list[str], resolved: list[str
 
 
 def _resolve(engine: DockerBackend, container_id: str, asked: list[str], user: str) -> tuple[list[str], list[bool]]:
-    raw = engine.exec_capture(
+    """Resolve every path in the sandbox, as its user; name the path that cannot be (by bisection)."""
+    code, raw = engine.exec_capture(
         container_id, commands.script(commands.RESOLVE_PATHS, *asked), user=user, cap_bytes=16 * 1024 * 1024
-    )[1]
-    parsed = commands.parse_resolved(raw, asked)
+    )
+    parsed = commands.parse_resolved(raw, asked) if code == 0 else None
     if parsed is not None:
         return parsed
-    for path in asked:  # slow path: find the one that did not resolve (e.g. a link loop)
-        one = commands.parse_resolved(
-            engine.exec_capture(
-                container_id, commands.script(commands.RESOLVE_PATHS, path), user=user, cap_bytes=65536
-            )[1],
-            [path],
+    if code != commands.RESOLVE_UNRESOLVABLE:
+        raise SandboxError(f"the workspace path check failed (exit code {code}); the sandbox may have stopped")
+    while len(asked) > 1:  # some path did not resolve (a link loop): halve until it is named
+        half = asked[: len(asked) // 2]
+        code, _ = engine.exec_capture(
+            container_id, commands.script(commands.RESOLVE_PATHS, *half), user=user, cap_bytes=16 * 1024 * 1024
         )
-        if one is None:
-            raise InvalidChangeError(f"filepath {path!r} cannot be resolved in the workspace (link loop?)", path=path)
-    raise SandboxError("the workspace path check gave an unreadable answer")
+        if code not in (0, commands.RESOLVE_UNRESOLVABLE):
+            raise SandboxError(f"the workspace path check failed (exit code {code}); the sandbox may have stopped")
+        asked = half if code == commands.RESOLVE_UNRESOLVABLE else asked[len(asked) // 2 :]
+    raise InvalidChangeError(f"filepath {asked[0]!r} cannot be resolved in the workspace (link loop?)", path=asked[0])
 
 
 def apply_change_batch(
@@ -73,7 +75,7 @@ def apply_change_batch(
         resolved, is_dir = _resolve(engine, container_id, asked, user)
         new_dirs = check_resolved(batch, asked, resolved, is_dir)
     except InvalidChangeError as exc:
-        return ChangeResult(success=False, error=str(exc), bad_path=exc.path)
+        return ChangeResult(success=False, error=str(exc), bad_path=exc.path, refused=True)
     writes = [ch for ch in batch if not ch.delete]
     deletes = [ch.path for ch in batch if ch.delete]
     if writes:

@@ -86,3 +86,12 @@ def test_a_valid_batch_keeps_content_modes_and_deletes() -> None:
     ]
     assert batch[2].content == b"\x00\x01\x02"
     assert batch[0].parents == ["bin"]
+
+
+def test_deep_paths_whose_parents_overflow_the_path_check_are_refused_up_front() -> None:
+    from sigma_exec.changes import validate_changes
+
+    deep = [f"p{i:02d}/" + "ab/" * 330 + "f.txt" for i in range(20)]  # ~20 KB of paths, ~6,600 parents
+    assert sum(len(p) for p in deep) < 25_000  # the batch itself is small
+    with pytest.raises(InvalidChangeError, match="parent directories add up"):
+        validate_changes([{"filepath": p, "content": ""} for p in deep], max_files=100, max_bytes=1 << 20)
