@@ -1,4 +1,8 @@
-"""RSpec: the JSON written by `rspec --format json`."""
+"""RSpec: the JSON written by `rspec --format json`.
+
+A case's id is RSpec's own example id (`./spec/calc_spec.rb[1:2]`, the example's place in its nested
+groups), which `rspec <id>` runs again; a report without ids (RSpec before 3.3) gives `file_path:line_number`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from sigma_exec.reports._common import (
     ERROR_CHARS,
     MAX_CASES,
     ReportUnreadable,
+    as_count,
     as_seconds,
     clip,
     load_json_object,
@@ -57,13 +62,24 @@ def _case(example: object) -> TestCase | None:
     outcome = _STATUS[example["status"]]
     name = example.get("full_description") or example.get("description")
     path = example.get("file_path")
+    path = path if isinstance(path, str) else ""
     return TestCase(
         name=name if isinstance(name, str) else "",
-        classname=path if isinstance(path, str) else "",
+        classname=path,
+        id=example_id(example, path),
         outcome=outcome,
         duration_s=as_seconds(example.get("run_time")),
         message=_message(example, outcome),
     )
+
+
+def example_id(example: dict[str, Any], path: str) -> str:
+    """RSpec's id of the example, else `path:line` (both select it on rspec's command line); "" if neither."""
+    given = example.get("id")
+    if isinstance(given, str) and given:
+        return given
+    line = as_count(example.get("line_number"))
+    return f"{path}:{line}" if path and line else ""
 
 
 def _message(example: dict[str, Any], outcome: CaseOutcome) -> str | None:

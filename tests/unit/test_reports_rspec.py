@@ -78,3 +78,43 @@ def test_rspec_reports_bad_json_as_unreadable(data: bytes, reason: str) -> None:
     assert report.error is not None
     assert report.error.startswith(reason)
     assert _counts(report) == (None, None, None, None)
+
+
+def test_rspec_cases_carry_rspecs_own_example_ids() -> None:
+    cases = _parse("rspec-nested.json").cases
+    assert [(c.id, c.outcome) for c in cases] == [
+        ("./spec/calc_spec.rb[1:3]", CaseOutcome.SKIPPED),
+        ("./spec/calc_spec.rb[1:1:2]", CaseOutcome.PASSED),  # three examples made in a loop, on one line
+        ("./spec/calc_spec.rb[1:1:3]", CaseOutcome.PASSED),
+        ("./spec/calc_spec.rb[1:1:4]", CaseOutcome.FAILED),
+        ("./spec/calc_spec.rb[1:1:1:1]", CaseOutcome.PASSED),  # from shared examples (it_behaves_like)
+        ("./spec/calc_spec.rb[1:2:2]", CaseOutcome.PASSED),
+        ("./spec/calc_spec.rb[1:2:1:1]", CaseOutcome.FAILED),  # describe > context > it
+    ]
+    assert cases[3].name == "Calc.add adds 2 and 2 to 5"
+    assert cases[3].classname == "./spec/calc_spec.rb"
+
+
+def test_rspec_ids_are_the_same_in_two_parses_of_one_report() -> None:
+    for name in ("rspec-nested.json", "rspec-results.json"):
+        assert [c.id for c in _parse(name).cases] == [c.id for c in _parse(name).cases]
+
+
+@pytest.mark.parametrize(
+    ("example", "expected"),
+    [
+        ({"id": "./spec/a_spec.rb[1:2]", "file_path": "./spec/a_spec.rb", "line_number": 9}, "./spec/a_spec.rb[1:2]"),
+        ({"file_path": "./spec/a_spec.rb", "line_number": 9}, "./spec/a_spec.rb:9"),  # RSpec before 3.3
+        ({"id": "", "file_path": "./spec/a_spec.rb", "line_number": 9}, "./spec/a_spec.rb:9"),
+        ({"id": ["x"], "file_path": "./spec/a_spec.rb", "line_number": True}, "./spec/a_spec.rb::A b"),
+        ({"line_number": 9}, "A b"),
+    ],
+)
+def test_an_example_without_an_id_is_named_by_file_and_line_or_else_by_file_and_description(
+    example: dict, expected: str
+) -> None:
+    doc = {
+        "summary": {"example_count": 1, "failure_count": 1, "pending_count": 0},
+        "examples": [{"full_description": "A b", "status": "failed", **example}],
+    }
+    assert [c.id for c in parse_test_report("rspec", json.dumps(doc).encode()).cases] == [expected]
