@@ -49,7 +49,17 @@ class ThinkWorker:
         self.wait_timeout_s = wait_timeout_s
 
     def _execute_proposal(self, proposal: AgentProposal) -> AgentProposal:
-        outcome = self._run(proposal)
+        from pydantic import ValidationError
+
+        from sigma_exec.errors import InvalidRequestError
+
+        try:
+            outcome = self._run(proposal)
+        except ValidationError as exc:  # the proposal itself is malformed (e.g. a path with ".."): nothing ran
+            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            outcome = {"status": "rejected", "reasons": [f"invalid proposal: {p}" for p in problems]}
+        except InvalidRequestError as exc:  # over the operator's caps
+            outcome = {"status": "rejected", "reasons": [str(exc)]}
         proposal.result = outcome
         status = outcome.get("status")
         if status == "executed":

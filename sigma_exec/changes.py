@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
 from sigma_exec.constants import MAX_NAME_CHARS, MAX_PATH_CHARS
 from sigma_exec.errors import InvalidChangeError
@@ -15,8 +17,13 @@ ALLOWED_KEYS = frozenset({"filepath", "path", "content", "delete", "mode", "enco
 MAX_ARGS_CHARS = 1_000_000  # keeps the in-sandbox path check under the kernel's ARG_MAX
 
 
-class FileChange(BaseModel):
-    """One validated change: write `content` to `path`, or delete `path`."""
+class Change(BaseModel):
+    """One change of a batch, parsed once at the boundary: write `content` to `path`, or delete `path`.
+
+    Built from the wire form `{"filepath" (or "path"), "content", "encoding": "base64"?, "mode"?}` or
+    `{"filepath", "delete": true}`; the path is normalised (relative, no `..`, no control characters).
+    It serialises back to the wire form (content as base64), so a Change survives JSON (Celery) unchanged.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -25,11 +32,31 @@ class FileChange(BaseModel):
     delete: bool = False
     mode: int = 0o644
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_wire(cls, value: object) -> object:
+        if isinstance(value, Change):
+            return value
+        try:
+            return parse_change(value)
+        except InvalidChangeError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_serializer(mode="plain")
+    def _to_wire(self) -> dict[str, Any]:
+        if self.delete:
+            return {"filepath": self.path, "delete": True}
+        content = base64.b64encode(self.content or b"").decode()
+        return {"filepath": self.path, "content": content, "encoding": "base64", "mode": f"{self.mode:o}"}
+
     @property
     def parents(self) -> list[str]:
         """Every ancestor directory, outermost first (`a`, `a/b` for `a/b/c`)."""
         parts = self.path.split("/")[:-1]
         return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+FileChange = Change  # the name the archive and apply code used
 
 
 def normalise_path(raw: object) -> str:
@@ -76,10 +103,10 @@ def _content_bytes(change: Mapping[str, Any], path: str) -> bytes:
         return content
     if not isinstance(content, str):
         raise InvalidChangeError(f"change {path!r} needs 'content' (a string) or 'delete': true", path=path)
-    if change.get("encoding") == "base64":
-        import base64
-        import binascii
-
+    encoding = change.get("encoding")
+    if encoding not in (None, "utf-8", "base64"):
+        raise InvalidChangeError(f"encoding {encoding!r} of {path!r} is not 'base64' or 'utf-8'", path=path)
+    if encoding == "base64":
         try:
             return base64.b64decode(content, validate=True)
         except binascii.Error:
@@ -87,8 +114,8 @@ def _content_bytes(change: Mapping[str, Any], path: str) -> bytes:
     return content.encode("utf-8", errors="surrogateescape")
 
 
-def parse_change(change: object) -> FileChange:
-    """Validate one raw change mapping."""
+def parse_change(change: object) -> dict[str, Any]:
+    """The fields of a Change from one raw change mapping; raise InvalidChangeError naming what is wrong."""
     if not isinstance(change, Mapping):
         raise InvalidChangeError(f"each change must be an object, got {type(change).__name__}")
     unknown = set(change) - ALLOWED_KEYS
@@ -99,32 +126,35 @@ def parse_change(change: object) -> FileChange:
     if change.get("delete"):
         if change.get("content") is not None:
             raise InvalidChangeError(f"change {path!r} has both 'content' and 'delete'", path=path)
-        return FileChange(path=path, delete=True)
-    return FileChange(path=path, content=_content_bytes(change, path), mode=_parse_mode(change.get("mode"), path))
+        return {"path": path, "delete": True}
+    return {"path": path, "content": _content_bytes(change, path), "mode": _parse_mode(change.get("mode"), path)}
 
 
-def validate_changes(changes: object, *, max_files: int, max_bytes: int) -> list[FileChange]:
-    """Validate a whole batch; raise `InvalidChangeError` naming the first bad path."""
+def as_change(change: object) -> Change:
+    """A Change from its wire form (or itself); raise InvalidChangeError naming what is wrong."""
+    return change if isinstance(change, Change) else Change.model_construct(**parse_change(change))
+
+
+def validate_changes(changes: object, *, max_files: int, max_bytes: int) -> list[Change]:
+    """Validate a whole batch (wire dicts or Changes); raise `InvalidChangeError` naming the first bad path."""
     if not isinstance(changes, Sequence) or isinstance(changes, str | bytes):
         raise InvalidChangeError("changes must be a list of {filepath, content | delete} objects")
     if len(changes) > max_files:
         raise InvalidChangeError(f"{len(changes)} changes exceed the cap of {max_files} files per batch")
-    parsed = [parse_change(c) for c in changes]
-    _check_conflicts(parsed)
+    parsed = [as_change(c) for c in changes]
+    check_batch(parsed)
     total = sum(len(c.content or b"") for c in parsed)
     if total > max_bytes:
         raise InvalidChangeError(f"changes total {total} bytes, over the cap of {max_bytes} bytes")
-    checked = {p for c in parsed for p in (*c.parents, c.path)}  # what the in-sandbox path check is given
-    if sum(len(p) + 1 for p in checked) > MAX_ARGS_CHARS:
-        raise InvalidChangeError(
-            f"the batch's paths and their parent directories add up to over {MAX_ARGS_CHARS} characters"
-        )
     return parsed
 
 
-def _check_conflicts(parsed: list[FileChange]) -> None:
+def check_batch(parsed: list[Change]) -> None:
+    """The rules of a batch as a whole that need no settings: no path twice, none under a path the batch
+    writes as a file or deletes, and a path check that fits the kernel's argument limit."""
     seen: set[str] = set()
     written = {c.path for c in parsed if not c.delete}
+    deleted = {c.path for c in parsed if c.delete}
     for change in parsed:
         if change.path in seen:
             raise InvalidChangeError(f"filepath {change.path!r} appears twice in one batch", path=change.path)
@@ -135,3 +165,13 @@ def _check_conflicts(parsed: list[FileChange]) -> None:
                     f"filepath {change.path!r} lies under {parent!r}, which the same batch writes as a file",
                     path=change.path,
                 )
+            if parent in deleted:
+                raise InvalidChangeError(
+                    f"filepath {change.path!r} lies under {parent!r}, which the same batch deletes",
+                    path=change.path,
+                )
+    checked = {p for c in parsed for p in (*c.parents, c.path)}  # what the in-sandbox path check is given
+    if sum(len(p) + 1 for p in checked) > MAX_ARGS_CHARS:
+        raise InvalidChangeError(
+            f"the batch's paths and their parent directories add up to over {MAX_ARGS_CHARS} characters"
+        )

@@ -28,6 +28,9 @@ RESOLVE_PATHS = (
 
 LIST_WORKSPACE = "cd /workspace && find . -mindepth 1 -maxdepth 2 -not -path './.*/*' | head -n 5000"
 
+# Everything under the given workspace directories, NUL-separated, links not followed.
+LIST_UNDER = 'cd /workspace || exit 3; find "$@" -mindepth 1 -print0 2>/dev/null | head -z -n 20000; exit 0'
+
 DELETE_PATHS = 'cd /workspace || exit 3; rm -rf -- "$@"'
 
 # Pack the reports directory to stdout; links are archived as links, never followed.

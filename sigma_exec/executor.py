@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 from sigma_exec import cgroups, commands, reruns
 from sigma_exec import constants as c
 from sigma_exec.archive import content_digest, read_regular_files, workspace_tar
+from sigma_exec.changes import Change
 from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.egress import (
     BRIDGE_NETWORK,
@@ -49,7 +50,7 @@ from sigma_exec.models import (
 )
 from sigma_exec.outcomes import build_result, execution_result, judge_tests, read_reports
 from sigma_exec.output import sanitize_text
-from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings, load_policy, read_only_hits
+from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings, load_policy
 from sigma_exec.pool import ROLE_POOL, WarmPool
 from sigma_exec.settings import NetworkPolicy, Settings
 from sigma_exec.spec import build_container_spec
@@ -571,22 +572,17 @@ class DockerExecutor:
         execution = self._execute(container_id, command, timeout, {})
         return build_result(execution, command=command.strip(), steps=[framework.name if framework else "custom"])
 
-    def apply_changes(self, container_id: str, changes: list[dict[str, Any]]) -> ChangeResult:
+    def apply_changes(self, container_id: str, changes: Sequence[Change | dict[str, Any]]) -> ChangeResult:
         """Validate a whole batch, then apply it as one tar stream (all or nothing)."""
         started = time.monotonic()
 
         def run() -> ChangeResult:
             self._labels(container_id)
             with self._lock(container_id):
-                refused = read_only_hits(changes, self._policy_of(container_id).paths.read_only)
-                if refused:
-                    return ChangeResult(
-                        success=False,
-                        error=f"filepath {refused[0]!r} is read-only by this project's policy",
-                        bad_path=refused[0],
-                        refused=True,
-                    )
-                result = apply_change_batch(self._engine(), container_id, changes, self.settings, SANDBOX_USER)
+                read_only = self._policy_of(container_id).paths.read_only
+                result = apply_change_batch(
+                    self._engine(), container_id, changes, self.settings, SANDBOX_USER, read_only=read_only
+                )
             return result.model_copy(update={"execution_time": round(time.monotonic() - started, 3)})
 
         try:

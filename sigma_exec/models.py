@@ -146,6 +146,11 @@ class ChangeResult(_Frozen):
     refused: bool = Field(
         False, description="the batch itself was refused (invalid, escaping, read-only, over a cap), not the engine"
     )
+    touched: list[str] = Field(
+        default_factory=list,
+        description="every workspace path the batch changed: its paths, real paths behind links, parents it "
+        "created or replaced, everything under deleted directories",
+    )
     execution_time: float = 0.0
 
 

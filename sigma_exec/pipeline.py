@@ -6,16 +6,14 @@ processes; `run_pipeline` chains them in-process. Policy (`decide`) is pure.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from sigma_exec import reruns
 from sigma_exec.baselines import (
@@ -25,12 +23,12 @@ from sigma_exec.baselines import (
     MemoryBaselineCache,
     baseline_key,
 )
-from sigma_exec.changes import normalise_path, validate_changes
+from sigma_exec.changes import Change, check_batch, validate_changes
 from sigma_exec.errors import DockerUnavailableError, InvalidChangeError, SigmaExecError
 from sigma_exec.executor import DockerExecutor
 from sigma_exec.languages import framework_by_name, resolve_language
 from sigma_exec.models import BuildResult, TestResult
-from sigma_exec.policy import effective_settings
+from sigma_exec.policy import effective_settings, path_hits
 from sigma_exec.settings import Settings
 from sigma_exec.verdicts import (
     ChangedPaths,
@@ -79,13 +77,22 @@ class Proposal(BaseModel):
     project_id: Identifier | int
     workspace: str
     language: str
-    changes: list[dict[str, Any]] = Field(default_factory=list)
+    changes: list[Change] = Field(default_factory=list, description="parsed once here: normalised paths")
     test_command: str | None = None
     build_command: str | None = None
     gpus: int | str | list[str] | None = None
     target_tests: list[TestId] = Field(
         default_factory=list, max_length=MAX_TARGET_TESTS, description="must-fix: ids that the change must fix"
     )
+
+    @field_validator("changes", mode="after")
+    @classmethod
+    def _one_batch(cls, changes: list[Change]) -> list[Change]:
+        try:
+            check_batch(changes)
+        except InvalidChangeError as exc:
+            raise ValueError(str(exc)) from None
+        return changes
 
 
 class StageRecord(BaseModel):
@@ -271,48 +278,11 @@ def framework_definition(language: str, framework: str | None) -> str:
     return found.model_dump_json() if found else ""
 
 
-def protected_hits(changes: list[dict[str, Any]], patterns: list[str], workspace_files: list[str] = ()) -> list[str]:
-    """Change paths that touch a PROTECTED_PATHS glob (pure).
-
-    Paths are normalised like `apply_changes` does; deleting a directory touches every file under it.
-    """
-    hits: set[str] = set()
-    for change in changes:
-        if not isinstance(change, dict):
-            continue
-        try:
-            path = normalise_path(change.get("filepath", change.get("path")))
-        except InvalidChangeError:
-            continue  # refused by apply_changes anyway
-        under = [f for f in workspace_files if f.startswith(path + "/")] if change.get("delete") else []
-        touched = [path, *under]
-        if any(fnmatch.fnmatch(t, pat) for t in touched for pat in patterns) or (
-            change.get("delete") and any(pat.startswith(path + "/") for pat in patterns)
-        ):
-            hits.add(path)
-    return sorted(hits)
-
-
-def _workspace_files(workspace: str, limit: int = 100_000) -> list[str]:
-    """Relative file paths of the host workspace (links not followed), for protected-path checks."""
-    found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(workspace, followlinks=False):
-        rel = os.path.relpath(dirpath, workspace)
-        found += [name if rel == "." else f"{rel}/{name}" for name in filenames]
-        if len(found) > limit:
-            break
-        dirnames.sort()
-    return found
-
-
 def stage_apply(executor: DockerExecutor, state: PipelineState, settings: Settings) -> PipelineState:
     if state.status is not None or state.container_id is None:
         return state
     p = state.proposal
     patterns = [*settings.PROTECTED_PATHS, *executor.policy_for(p.project_id).paths.protected]
-    deletes = any(isinstance(ch, dict) and ch.get("delete") for ch in p.changes)
-    files = _workspace_files(p.workspace) if patterns and deletes else []
-    state.flagged_paths = protected_hits(p.changes, patterns, files)
 
     def body() -> tuple[bool, str | None]:
         result = executor.apply_changes(state.container_id, p.changes)
@@ -323,6 +293,7 @@ def stage_apply(executor: DockerExecutor, state: PipelineState, settings: Settin
             state.error = f"changes not applied: {result.error}"
             return False, result.error
         state.changed = ChangedPaths(written=result.applied[:MAX_PATHS_KEPT], deleted=result.deleted[:MAX_PATHS_KEPT])
+        state.flagged_paths = path_hits(result.touched, result.deleted, patterns)
         return True, f"{len(result.applied)} written, {len(result.deleted)} deleted"
 
     _timed(state, Stage.APPLY, body)

@@ -6,8 +6,10 @@ them for one project (both optional, both operator-side: nothing in a workspace 
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import tomllib
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -146,11 +148,16 @@ def _verdict_overrides(verdict: Verdict) -> dict[str, object]:
     return {names[field]: value for field, value in verdict.model_dump(exclude_none=True).items()}
 
 
-def read_only_hits(changes: object, patterns: list[str]) -> list[str]:
-    """Change paths matching a read-only glob (pure; malformed changes are left to validation)."""
-    import fnmatch
+def path_hits(touched: Iterable[str], deleted_dirs: Iterable[str], patterns: Iterable[str]) -> list[str]:
+    """The touched paths that match a glob, plus deleted directories that a glob reaches into (pure).
 
-    if not patterns or not isinstance(changes, list):
+    Paths are workspace-relative and normalised; `fnmatch` lets `*` cross `/`, so `tests/*` matches every
+    file under tests/, and `.env` or `.github/*` match dot-files like any other name.
+    """
+    globs = [p.strip().removeprefix("./") for p in patterns if p.strip()]
+    if not globs:
         return []
-    paths = [str(ch.get("filepath", ch.get("path", ""))) for ch in changes if isinstance(ch, dict)]
-    return [p for p in paths if any(fnmatch.fnmatch(p.lstrip("./"), pat) for pat in patterns)]
+    hits = {path for path in touched if any(fnmatch.fnmatchcase(path, g) for g in globs)}
+    hits |= {d for d in deleted_dirs if any(g.startswith(d + "/") for g in globs)}
+    # A directory hit with a deeper hit under it adds nothing (`.github/workflows` for `.github/workflows/ci.yml`).
+    return sorted(h for h in hits if not any(other.startswith(h + "/") for other in hits))

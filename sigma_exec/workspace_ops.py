@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sigma_exec import commands
 from sigma_exec import constants as c
 from sigma_exec.archive import changes_tar
-from sigma_exec.changes import FileChange, validate_changes
+from sigma_exec.changes import Change, validate_changes
 from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.errors import InvalidChangeError, SandboxError
 from sigma_exec.models import ChangeResult
+from sigma_exec.policy import path_hits
 from sigma_exec.settings import Settings
+
+MAX_TOUCHED = 20_000  # paths a batch reports as touched (what protected and read-only rules are checked on)
 
 
 def _inside(resolved: str) -> bool:
     return resolved == c.WORKSPACE_DIR or resolved.startswith(c.WORKSPACE_DIR + "/")
 
 
-def check_resolved(batch: list[FileChange], asked: list[str], resolved: list[str], is_dir: list[bool]) -> list[str]:
+def check_resolved(batch: list[Change], asked: list[str], resolved: list[str], is_dir: list[bool]) -> list[str]:
     """Directories to create; raise naming the first path that leaves /workspace (pure)."""
     where = dict(zip(asked, zip(resolved, is_dir, strict=True), strict=True))
     missing: list[str] = []
@@ -61,10 +65,42 @@ def _resolve(engine: DockerBackend, container_id: str, asked: list[str], user: s
     raise InvalidChangeError(f"filepath {asked[0]!r} cannot be resolved in the workspace (link loop?)", path=asked[0])
 
 
+def _relative(resolved: str) -> str:
+    return resolved[len(c.WORKSPACE_DIR) + 1 :] if resolved.startswith(c.WORKSPACE_DIR + "/") else ""
+
+
+def _under_deleted_dirs(engine: DockerBackend, container_id: str, dirs: list[str], user: str) -> list[str]:
+    """Files and directories under directories the batch deletes (bounded): a delete touches all of them."""
+    if not dirs:
+        return []
+    code, out = engine.exec_capture(
+        container_id, commands.script(commands.LIST_UNDER, *dirs), user=user, cap_bytes=8 * 1024 * 1024
+    )
+    if code not in (0, None):
+        raise SandboxError(f"listing what the batch deletes failed (exit code {code})")
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p][:MAX_TOUCHED]
+
+
+def touched_paths(
+    batch: list[Change], asked: list[str], resolved: list[str], new_dirs: list[str], under_deleted: list[str]
+) -> list[str]:
+    """Every workspace path the batch changes (pure): its paths, the real paths behind links, the parents it
+    creates or replaces (a file `pytest.ini` replaced by a directory), and everything under a deleted directory."""
+    where = dict(zip(asked, resolved, strict=True))
+    real = {_relative(where[p]) for p in [ch.path for ch in batch] + list(new_dirs)}
+    found = {ch.path for ch in batch} | set(new_dirs) | (real - {""}) | set(under_deleted)
+    return sorted(found)[:MAX_TOUCHED]
+
+
 def apply_change_batch(
-    engine: DockerBackend, container_id: str, raw_changes: Any, settings: Settings, user: str
+    engine: DockerBackend,
+    container_id: str,
+    raw_changes: Any,
+    settings: Settings,
+    user: str,
+    read_only: Sequence[str] = (),
 ) -> ChangeResult:
-    """All of the batch or none of it: nothing is written before every path passed."""
+    """All of the batch or none of it: nothing is written before every path passed every rule."""
     try:
         batch = validate_changes(
             raw_changes, max_files=settings.MAX_CHANGE_FILES, max_bytes=settings.MAX_CHANGE_MB * 1024 * 1024
@@ -74,22 +110,27 @@ def apply_change_batch(
         asked = sorted({p for ch in batch for p in (*ch.parents, ch.path)})
         resolved, is_dir = _resolve(engine, container_id, asked, user)
         new_dirs = check_resolved(batch, asked, resolved, is_dir)
+        dirs = dict(zip(asked, is_dir, strict=True))
+        deleted_dirs = [ch.path for ch in batch if ch.delete and dirs.get(ch.path)]
+        under = _under_deleted_dirs(engine, container_id, deleted_dirs, user)
+        touched = touched_paths(batch, asked, resolved, new_dirs, under)
+        refused = path_hits(touched, deleted_dirs, read_only)
+        if refused:
+            raise InvalidChangeError(f"filepath {refused[0]!r} is read-only by this project's policy", path=refused[0])
     except InvalidChangeError as exc:
         return ChangeResult(success=False, error=str(exc), bad_path=exc.path, refused=True)
     writes = [ch for ch in batch if not ch.delete]
     deletes = [ch.path for ch in batch if ch.delete]
+    if deletes:  # first: no write of the batch lies under a deleted path
+        code, _ = engine.exec_capture(
+            container_id, commands.script(commands.DELETE_PATHS, *deletes), user=user, cap_bytes=65536
+        )
+        if code not in (0, None):
+            raise SandboxError(f"deleting {deletes[:5]} failed with exit code {code}")
     if writes:
         engine.put_archive(
             container_id,
             c.WORKSPACE_DIR,
             changes_tar(writes, new_dirs=new_dirs, uid=c.SANDBOX_UID, gid=c.SANDBOX_GID),
         )
-    if deletes:
-        code, _ = engine.exec_capture(
-            container_id, commands.script(commands.DELETE_PATHS, *deletes), user=user, cap_bytes=65536
-        )
-        if code not in (0, None):
-            return ChangeResult(
-                success=False, applied=[w.path for w in writes], error=f"deleting {deletes} failed with code {code}"
-            )
-    return ChangeResult(success=True, applied=[w.path for w in writes], deleted=deletes)
+    return ChangeResult(success=True, applied=[w.path for w in writes], deleted=deletes, touched=touched)

@@ -14,6 +14,8 @@ from typing import Any, Final
 
 from celery.result import AsyncResult
 
+from sigma_exec.changes import validate_changes
+from sigma_exec.errors import InvalidChangeError, InvalidRequestError
 from sigma_exec.pipeline import Proposal
 from tasks import runtime
 from tasks.app import app
@@ -40,7 +42,9 @@ def submit_proposal(
     """Queue a proposal's pipeline; `.get()` on the result is the JSON outcome dict.
 
     The workspace path is made absolute here: workers read it from their own file system.
-    Raises pydantic.ValidationError for a malformed proposal, before anything is queued.
+    Raises pydantic.ValidationError for a malformed proposal (a change path with `..`, a batch that writes
+    under a path it deletes, ...) and InvalidRequestError for a batch over MAX_CHANGE_FILES / MAX_CHANGE_MB,
+    before anything is queued.
     """
     proposal = Proposal(
         proposal_id=proposal_id,
@@ -53,6 +57,11 @@ def submit_proposal(
         gpus=gpus,
         target_tests=list(target_tests or []),
     )
+    settings = runtime.settings()
+    try:  # the caps are the operator's: a batch over them is refused before anything is queued
+        validate_changes(proposal.changes, max_files=settings.MAX_CHANGE_FILES, max_bytes=settings.MAX_CHANGE_MB << 20)
+    except InvalidChangeError as exc:
+        raise InvalidRequestError(f"invalid proposal: changes: {exc}") from exc
     pipeline_id, queue, payload = uuid.uuid4().hex, proposal_queue(gpus), proposal.model_dump(mode="json")
     store = runtime.store()
     # Tracked as pending before it is sent: `tasks.lost` re-runs it if its message vanishes. A large

@@ -38,7 +38,8 @@ def test_strict_limits_reach_the_container_and_its_commands() -> None:
 
 def test_protected_paths_of_a_policy_reject_a_proposal() -> None:
     ex = _executor()
-    changes = json.loads((SAMPLE.parent / "sample_changes.json").read_text())  # writes tests/test_more.py
+    changes = json.loads((SAMPLE.parent / "sample_changes.json").read_text())
+    changes = [ch for ch in changes if ch["filepath"] != "calc.py"]  # read-only here; tests/test_more.py stays
     proposal = Proposal(
         proposal_id="pol-1", project_id="strict", workspace=str(SAMPLE), language="python", changes=changes
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,13 +64,33 @@ def test_the_sample_without_changes_is_rejected_because_a_test_fails(node_a: Clu
     assert sandboxes_of(project_id) == []
 
 
-def test_a_change_escaping_the_workspace_is_refused_and_leaves_no_container(node_a: Cluster, project_id: str) -> None:
-    outcome = submit(project_id, [{"filepath": "../x", "content": "boom"}]).get(timeout=120)
+def test_a_change_escaping_the_workspace_is_refused_before_it_is_queued(node_a: Cluster, project_id: str) -> None:
+    from pydantic import ValidationError
 
-    assert outcome["status"] in ("rejected", "error")
-    assert "../x" in outcome["error"] and ".." in outcome["error"]
+    with pytest.raises(ValidationError, match=r"(?s)changes\.0.*contains '\.\.'"):
+        submit(project_id, [{"filepath": "../x", "content": "boom"}])
+    assert sandboxes_of(project_id) == []
+
+
+def test_a_link_escaping_the_workspace_is_refused_in_the_sandbox_and_leaves_no_container(
+    node_a: Cluster, project_id: str, tmp_path: Path
+) -> None:
+    from tasks import submit_proposal
+
+    (tmp_path / "calc.py").write_text("x = 1\n")
+    (tmp_path / "out").symlink_to("/etc")
+    outcome = submit_proposal(
+        proposal_id=f"prop-{uuid.uuid4().hex[:10]}",
+        project_id=project_id,
+        workspace=str(tmp_path),
+        language="python",
+        changes=[{"filepath": "out/passwd", "content": "boom"}],
+    ).get(timeout=120)
+
+    assert outcome["status"] == "rejected", outcome
+    assert "out" in outcome["error"] and "leaves /workspace" in outcome["error"]
     assert outcome["tests"] is None
-    assert [s["name"] for s in outcome["stages"]] == ["create", "apply", "cleanup"]  # no baseline for a refused batch
+    assert [s["name"] for s in outcome["stages"]] == ["create", "baseline", "apply", "cleanup"]
     assert sandboxes_of(project_id) == []
 
 

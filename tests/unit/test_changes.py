@@ -95,3 +95,56 @@ def test_deep_paths_whose_parents_overflow_the_path_check_are_refused_up_front()
     assert sum(len(p) for p in deep) < 25_000  # the batch itself is small
     with pytest.raises(InvalidChangeError, match="parent directories add up"):
         validate_changes([{"filepath": p, "content": ""} for p in deep], max_files=100, max_bytes=1 << 20)
+
+
+def test_a_change_is_parsed_once_and_survives_json_unchanged() -> None:
+    import json
+
+    from sigma_exec.changes import Change
+
+    raw = [
+        {"filepath": "./src//pkg/./mod.py", "content": "x = 1\n", "mode": "0755"},
+        {"filepath": "bin/blob", "content": "AP8=", "encoding": "base64"},
+        {"filepath": "old/", "delete": True},
+    ]
+    batch = [Change.model_validate(item) for item in raw]
+    assert [c.path for c in batch] == ["src/pkg/mod.py", "bin/blob", "old"]
+    assert batch[0].mode == 0o755 and batch[1].content == b"\x00\xff" and batch[2].delete
+    wire = json.loads(json.dumps([c.model_dump(mode="json") for c in batch]))
+    assert [Change.model_validate(item) for item in wire] == batch
+
+
+@pytest.mark.parametrize(
+    ("batch", "fragment"),
+    [
+        ([{"filepath": "a/b", "content": ""}, {"filepath": "a", "delete": True}], "which the same batch deletes"),
+        ([{"filepath": "x", "content": "", "encoding": "utf-16"}], "is not 'base64' or 'utf-8'"),
+        ([{"filepath": "a", "content": ""}, {"filepath": "./a", "content": ""}], "appears twice"),
+    ],
+)
+def test_batch_rules_hold_for_every_form_of_a_batch(batch: list[dict], fragment: str) -> None:
+    with pytest.raises(InvalidChangeError, match=fragment):
+        validate_changes(tuple(batch), **LIMITS)  # a tuple is a batch like any other
+
+
+def test_a_proposal_refuses_a_bad_batch_when_it_is_made() -> None:
+    from pydantic import ValidationError
+
+    from sigma_exec.pipeline import Proposal
+
+    with pytest.raises(ValidationError, match="contains '..'"):
+        Proposal(
+            proposal_id="p",
+            project_id=1,
+            workspace="/w",
+            language="python",
+            changes=[{"filepath": "../x", "content": ""}],
+        )
+    with pytest.raises(ValidationError, match="which the same batch deletes"):
+        Proposal(
+            proposal_id="p",
+            project_id=1,
+            workspace="/w",
+            language="python",
+            changes=[{"filepath": "a/b", "content": ""}, {"filepath": "a", "delete": True}],
+        )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sigma_exec.errors import InvalidRequestError
-from sigma_exec.policy import ProjectPolicy, effective_settings, load_policy, read_only_hits
+from sigma_exec.policy import ProjectPolicy, effective_settings, load_policy, path_hits
 from sigma_exec.settings import NetworkPolicy, Settings
 
 POLICIES = Path(__file__).resolve().parent.parent / "data" / "policies"
@@ -47,10 +47,21 @@ def test_an_invalid_policy_file_is_a_clear_error(tmp_path: Path) -> None:
         load_policy(tmp_path, "p")
 
 
-def test_read_only_paths_match_globs() -> None:
-    changes = [{"filepath": "calc.py"}, {"filepath": "./src/x.py"}]
-    assert read_only_hits(changes, ["calc.py"]) == ["calc.py"]
-    assert read_only_hits(changes, []) == []
+@pytest.mark.parametrize(
+    ("touched", "deleted_dirs", "patterns", "hits"),
+    [
+        (["calc.py", "src/x.py"], [], ["calc.py"], ["calc.py"]),
+        (["calc.py"], [], [], []),
+        ([".env", ".github/workflows/ci.yml"], [], [".env", ".github/*"], [".env", ".github/workflows/ci.yml"]),
+        (["ro1/settings.py"], [], ["./ro1/settings.py"], ["ro1/settings.py"]),
+        (["locked"], ["locked"], ["locked/*"], ["locked"]),  # an empty directory deleted under a glob
+        (["pytest.ini", "pytest.ini/x"], [], ["pytest.ini"], ["pytest.ini"]),  # a file replaced by a directory
+    ],
+)
+def test_path_rules_match_every_touched_path(
+    touched: list[str], deleted_dirs: list[str], patterns: list[str], hits: list[str]
+) -> None:
+    assert path_hits(touched, deleted_dirs, patterns) == hits
 
 
 @pytest.mark.parametrize("entry", ["*:443,mirror.pypi.org:443", "pypi.org", "pypi.org:443 evil:80", "a:b", ":443"])
