@@ -132,7 +132,7 @@ def test_a_proposal_refuses_a_bad_batch_when_it_is_made() -> None:
 
     from sigma_exec.pipeline import Proposal
 
-    with pytest.raises(ValidationError, match="contains '..'"):
+    with pytest.raises(ValidationError, match=r"contains '\.\.'"):
         Proposal(
             proposal_id="p",
             project_id=1,
