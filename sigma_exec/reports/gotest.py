@@ -147,5 +147,21 @@ def _cases(stream: _Stream) -> list[TestCase]:
     for (package, test), (outcome, elapsed) in list(stream.results.items())[:MAX_CASES]:
         output = stream.test_output.get((package, test))
         message = clip("\n".join(output)) if output and outcome is CaseOutcome.FAILED else None
-        cases.append(TestCase(name=test, classname=package, outcome=outcome, duration_s=elapsed, message=message))
+        cases.append(
+            TestCase(
+                name=test,
+                classname=package,
+                id=case_id(package, test),
+                outcome=outcome,
+                duration_s=elapsed,
+                message=message,
+            )
+        )
     return cases
+
+
+def case_id(package: str, test: str) -> str:
+    """The case's id, `importpath::TestName/subtest`: the package as go test -json names it (what
+    go-rerun.sh maps back to a directory) and the test as go prints it (subtest names rewritten, e.g.
+    spaces to `_`, a repeated name suffixed `#01`), which `-run` matches level by level."""
+    return f"{package}::{test}" if package else test

@@ -142,3 +142,58 @@ def test_gotest_reports_a_stream_without_events_as_unreadable(data: bytes, reaso
     report = parse_test_report("gotest", data)
     assert report.error == reason
     assert _counts(report) == (None, None, None, None)
+
+
+# ---- per-test identity: `importpath::TestName/subtest`, what go-rerun.sh selects again ----------------
+
+
+def test_gotest_ids_are_the_package_import_path_and_the_name_go_printed_for_each_level() -> None:
+    # Captured from the Go image: a table test (a name with a space, one with a slash, a repeated name),
+    # nested subtests with brackets, a non-ASCII test name and an example.
+    report = _parse("gotest-subtests.jsonl")
+    assert [(c.id, c.outcome) for c in report.cases] == [
+        ("example.com/shapes/shapes::TestArea/unit_square", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::TestArea/wide/flat", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::TestArea/unit_square#01", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::TestArea/wrong", CaseOutcome.FAILED),
+        ("example.com/shapes/shapes::TestArea", CaseOutcome.FAILED),
+        ("example.com/shapes/shapes::TestNested/ints/case[0]", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::TestNested/ints/case[1]", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::TestNested/ints", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::TestNested/floats/case[0]", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::TestNested/floats/case[1]", CaseOutcome.SKIPPED),
+        ("example.com/shapes/shapes::TestNested/floats", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::TestNested", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::TestÜber", CaseOutcome.PASSED),
+        ("example.com/shapes/shapes::ExampleHello", CaseOutcome.PASSED),
+    ]
+    assert _counts(report) == (11, 2, 1, 0)
+
+
+def test_gotest_ids_in_gopath_mode_carry_go_s_local_import_path() -> None:
+    # Without go.mod, go names a package outside GOPATH by its directory: `_/workspace`.
+    report = _parse("gotest-gopath.jsonl")
+    failing = [c.id for c in report.cases if c.outcome is CaseOutcome.FAILED]
+    assert failing == ["_/workspace::TestArea/wrong", "_/workspace::TestArea"]
+
+
+def test_gotest_ids_are_stable_across_two_parses_and_unique_per_package() -> None:
+    first = [c.id for c in _parse("gotest-subtests.jsonl").cases]
+    assert first == [c.id for c in _parse("gotest-subtests.jsonl").cases]
+    assert len(set(first)) == len(first)
+    mixed = [c.id for c in _parse("gotest-mixed.jsonl").cases]
+    assert len(set(mixed)) == len(mixed) and all("::Test" in i for i in mixed)
+
+
+def test_gotest_gives_the_same_test_name_in_two_packages_two_ids() -> None:
+    data = _events(
+        {"Action": "pass", "Package": "example.com/app", "Test": "TestA"},
+        {"Action": "fail", "Package": "example.com/app/sub", "Test": "TestA"},
+        {"Action": "pass", "Test": "TestOrphan"},  # no package: the name alone
+    )
+    cases = parse_test_report("gotest", data).cases
+    assert [(c.id, c.name, c.classname) for c in cases] == [
+        ("example.com/app::TestA", "TestA", "example.com/app"),
+        ("example.com/app/sub::TestA", "TestA", "example.com/app/sub"),
+        ("TestOrphan", "TestOrphan", ""),
+    ]
