@@ -1,0 +1,129 @@
+"""Transitions in every language: a project with a pre-existing failure, a change that fixes one test,
+breaks another and adds a third (same-size edits), graded `no-regressions` through the in-process pipeline.
+
+The expected ids are each framework's own (see README, Verdicts); the statuses were worked out by running
+the projects' tests natively.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from sigma_exec import DockerExecutor, Settings
+from sigma_exec.baselines import MemoryBaselineCache
+from sigma_exec.pipeline import Proposal, run_pipeline
+
+
+@dataclass
+class Case:
+    language: str
+    files: dict[str, str]
+    changes: dict[str, str]
+    fixed: list[str]
+    broken: list[str]
+    still_failing: list[str]
+    new: list[str]
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+GO_CALC = (
+    "package calc\n\nfunc Add(a, b int) int { return a + b }\n\nfunc Sub(a, b int) int { return a + b }\n\n"
+    "func Mul(a, b int) int { return a * b }\n"
+)
+GO = Case(
+    language="go",
+    files={
+        "go.mod": "module example.com/calc\n\ngo 1.19\n",
+        "calc.go": GO_CALC,
+        "calc_test.go": 'package calc\n\nimport "testing"\n\n'
+        'func TestAdd(t *testing.T) { if Add(1, 2) != 3 { t.Fatal("add") } }\n\n'
+        'func TestSub(t *testing.T) { if Sub(3, 1) != 2 { t.Fatal("sub") } }\n\n'
+        'func TestMul(t *testing.T) { if Mul(2, 3) != 6 { t.Fatal("mul") } }\n\n'
+        'func TestLegacy(t *testing.T) { t.Fatal("known to fail") }\n',
+    },
+    changes={
+        "calc.go": GO_CALC.replace("a + b }\n\nfunc Mul", "a - b }\n\nfunc Mul").replace("a * b", "a + b"),
+        "new_test.go": 'package calc\n\nimport "testing"\n\nfunc TestNew(t *testing.T) {}\n',
+    },
+    fixed=["example.com/calc::TestSub"],
+    broken=["example.com/calc::TestMul"],
+    still_failing=["example.com/calc::TestLegacy"],
+    new=["example.com/calc::TestNew"],
+)
+RUBY_CALC = (
+    "module Calc\n  def self.add(a, b) = a + b\n  def self.sub(a, b) = a + b\n  def self.mul(a, b) = a * b\nend\n"
+)
+RUBY_FIXED = (
+    "module Calc\n  def self.add(a, b) = a + b\n  def self.sub(a, b) = a - b\n  def self.mul(a, b) = a + b\nend\n"
+)
+RSPEC = Case(
+    language="ruby",
+    files={
+        "calc.rb": RUBY_CALC,
+        "spec/calc_spec.rb": 'require_relative "../calc"\n\nRSpec.describe Calc do\n'
+        '  it("adds") { expect(Calc.add(1, 2)).to eq(3) }\n'
+        '  it("subtracts") { expect(Calc.sub(3, 1)).to eq(2) }\n'
+        '  it("multiplies") { expect(Calc.mul(2, 3)).to eq(6) }\n'
+        '  it("is legacy") { expect(1).to eq(2) }\nend\n',
+    },
+    changes={
+        "calc.rb": RUBY_FIXED,
+        "spec/new_spec.rb": 'RSpec.describe "new" do\n  it("works") { expect(1).to eq(1) }\nend\n',
+    },
+    fixed=["./spec/calc_spec.rb[1:2]"],
+    broken=["./spec/calc_spec.rb[1:3]"],
+    still_failing=["./spec/calc_spec.rb[1:4]"],
+    new=["./spec/new_spec.rb[1:1]"],
+)
+MINITEST = Case(
+    language="ruby",
+    files={
+        "lib/calc.rb": RUBY_CALC,
+        "test/calc_test.rb": 'require "minitest/autorun"\nrequire "calc"\n\nclass CalcTest < Minitest::Test\n'
+        "  def test_add = assert_equal(3, Calc.add(1, 2))\n"
+        "  def test_sub = assert_equal(2, Calc.sub(3, 1))\n"
+        "  def test_mul = assert_equal(6, Calc.mul(2, 3))\n"
+        "  def test_legacy = assert_equal(1, 2)\nend\n",
+    },
+    changes={
+        "lib/calc.rb": RUBY_FIXED,
+        "test/new_test.rb": 'require "minitest/autorun"\n\nclass NewTest < Minitest::Test\n'
+        "  def test_new = assert(true)\nend\n",
+    },
+    fixed=["CalcTest#test_sub"],
+    broken=["CalcTest#test_mul"],
+    still_failing=["CalcTest#test_legacy"],
+    new=["NewTest#test_new"],
+)
+CASES = {"go": GO, "rspec": RSPEC, "minitest": MINITEST}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_transitions_in_each_language(name: str, executor: DockerExecutor, tmp_path: Path, project_id: str) -> None:
+    case = CASES[name]
+    for rel, text in case.files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    proposal = Proposal(
+        proposal_id=f"lang-{uuid.uuid4().hex[:8]}",
+        project_id=project_id,
+        workspace=str(tmp_path),
+        language=case.language,
+        changes=[{"filepath": rel, "content": text} for rel, text in case.changes.items()],
+    )
+    settings = Settings(SIGMA_NODE="test-node", AUTO_BUILD=False, VERDICT_POLICY="no-regressions", **case.settings)
+    outcome = run_pipeline(executor, proposal, settings, baselines=MemoryBaselineCache())
+    moves = outcome.transitions
+    assert moves is not None, (outcome.error, outcome.baseline, outcome.tests and outcome.tests.get("output"))
+    assert (moves.fixed, moves.broken, moves.still_failing, moves.new) == (
+        case.fixed,
+        case.broken,
+        case.still_failing,
+        case.new,
+    ), moves
+    assert moves.removed == moves.flaky == []
+    assert outcome.status == "rejected" and case.broken[0] in " ".join(outcome.reasons)
