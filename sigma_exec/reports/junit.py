@@ -5,11 +5,19 @@ errored case whose `<error type="sigma-exec.BuildFailure">` holds the compiler's
 output also becomes the report's `error`. pytest records a module (or conftest) it could not import
 as an errored case with `<error message="collection failure">`; its exception line becomes the
 case's message and, named with the module, the report's `error`.
+
+Java cases are identified as `pkg.Class$Nested#method` plus the report's invocation suffix, which is
+what Surefire's `-Dtest=` and the console launcher's `--select-method` take once the suffix is cut:
+Surefire `demo.CalcTest#adds{int}[1]`, the console launcher `demo.CalcTest#adds(int, java.lang.String)[1]`
+(its legacy names give simple parameter types, `adds(int, String)[1]`, which `--select-method` cannot
+load: the fully qualified ones come from the `unique-id:` line the launcher writes into `<system-out>`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 
 from sigma_exec.models import CaseOutcome, ParsedReport, TestCase
@@ -100,21 +108,71 @@ def _case(element: Element) -> TestCase:
     return TestCase(
         name=name,
         classname=classname,
-        id=case_id(element.get("file"), classname, name),
+        id=case_id(element.get("file"), classname, name, unique_id=_launcher_unique_id(element)),
         outcome=outcome,
         duration_s=as_seconds(element.get("time")),
         message=message,
     )
 
 
-def case_id(file: str | None, classname: str, name: str) -> str:
+def case_id(file: str | None, classname: str, name: str, *, unique_id: str | None = None) -> str:
     """The case's id: a pytest node id when the report names a Python file (pytest's xunit1 family), else
-    JUnit's `pkg.Class#method` (what Surefire's -Dtest= and the console launcher select)."""
+    JUnit's `pkg.Class#method` (what Surefire's -Dtest= and the console launcher select), the method's
+    parameter types fully qualified when the console launcher's `unique_id` gives them."""
     if file and file.endswith(".py"):
         module = file[: -len(".py")].replace("/", ".")
         inner = classname[len(module) + 1 :].split(".") if classname.startswith(module + ".") else []
         return "::".join([file, *inner, name])
-    return f"{classname}#{name}" if classname else name
+    return f"{classname}#{_jupiter_method(name, unique_id)}" if classname else name
+
+
+# The console launcher's legacy XML opens each case's <system-out> with "unique-id: [engine:...]/...";
+# a Jupiter method's segment is [method:m(types)], [test-template:m(types)] or [test-factory:m(types)].
+_UNIQUE_ID_LINE = "unique-id: "
+_UNIQUE_ID_SCAN_CHARS = 4000
+_JUPITER_METHOD = re.compile(r"/\[(?:method|test-template|test-factory):([^/\[\]()]+)\(([^()]*)\)\]")
+_PRIMITIVES = {
+    "Z": "boolean",
+    "B": "byte",
+    "C": "char",
+    "S": "short",
+    "I": "int",
+    "J": "long",
+    "F": "float",
+    "D": "double",
+}
+
+
+def _launcher_unique_id(element: Element) -> str | None:
+    """The JUnit Platform unique id the console launcher wrote for this case, if any."""
+    for out in element.findall("system-out"):
+        for line in (out.text or "")[:_UNIQUE_ID_SCAN_CHARS].splitlines():
+            if line.startswith(_UNIQUE_ID_LINE):
+                return line[len(_UNIQUE_ID_LINE) :]
+    return None
+
+
+def _jupiter_method(name: str, unique_id: str | None) -> str:
+    """`name` (`m(int, String)[1]`) with the unique id's parameter types (`m(int, java.lang.String)[1]`)."""
+    match = _JUPITER_METHOD.search(unique_id) if unique_id else None
+    if match is None or not name.startswith(match.group(1) + "("):
+        return name
+    close = name.find(")")
+    if close < 0:
+        return name
+    types = unquote(match.group(2)).split(",") if match.group(2).strip() else []
+    return f"{match.group(1)}({', '.join(_source_type(t.strip()) for t in types)}){name[close + 1 :]}"
+
+
+def _source_type(name: str) -> str:
+    """A JVM array name as Java source writes it (`[I` -> `int[]`, `[Ljava.lang.String;` -> `java.lang.String[]`)."""
+    depth = len(name) - len(name.lstrip("["))
+    if not depth:
+        return name
+    element = name[depth:]
+    if element.startswith("L") and element.endswith(";"):
+        return element[1:-1] + "[]" * depth
+    return _PRIMITIVES.get(element, element) + "[]" * depth
 
 
 def _message(child: Element) -> str | None:
