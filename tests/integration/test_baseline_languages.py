@@ -99,7 +99,38 @@ MINITEST = Case(
     still_failing=["CalcTest#test_legacy"],
     new=["NewTest#test_new"],
 )
-CASES = {"go": GO, "rspec": RSPEC, "minitest": MINITEST}
+JAVA_CALC = (
+    "package calc;\n\npublic class Calc {\n"
+    "    public static int add(int a, int b) { return a + b; }\n"
+    "    public static int sub(int a, int b) { return a + b; }\n"
+    "    public static int mul(int a, int b) { return a * b; }\n}\n"
+)
+JUNIT5 = "import static org.junit.jupiter.api.Assertions.assertEquals;\n\nimport org.junit.jupiter.api.Test;\n\n"
+JAVA = Case(
+    language="java",
+    files={
+        "settings.gradle": "rootProject.name = 'calc'\n",
+        "build.gradle": "plugins { id 'java' }\n",
+        "src/main/java/calc/Calc.java": JAVA_CALC,
+        "src/test/java/calc/CalcTest.java": "package calc;\n\n" + JUNIT5 + "class CalcTest {\n"
+        "    @Test void adds() { assertEquals(3, Calc.add(1, 2)); }\n"
+        "    @Test void subtracts() { assertEquals(2, Calc.sub(3, 1)); }\n"
+        "    @Test void multiplies() { assertEquals(6, Calc.mul(2, 3)); }\n"
+        "    @Test void legacy() { assertEquals(1, 2); }\n}\n",
+    },
+    changes={
+        "src/main/java/calc/Calc.java": JAVA_CALC.replace(
+            "a + b; }\n    public static int mul", "a - b; }\n    public static int mul"
+        ).replace("a * b", "a + b"),
+        "src/test/java/calc/NewTest.java": "package calc;\n\n" + JUNIT5 + "class NewTest {\n"
+        "    @Test void works() { assertEquals(1, 1); }\n}\n",
+    },
+    fixed=["calc.CalcTest#subtracts()"],
+    broken=["calc.CalcTest#multiplies()"],
+    still_failing=["calc.CalcTest#legacy()"],
+    new=["calc.NewTest#works()"],
+)
+CASES = {"go": GO, "rspec": RSPEC, "minitest": MINITEST, "java": JAVA}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
