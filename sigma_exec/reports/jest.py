@@ -1,9 +1,16 @@
-"""Jest: the JSON written by `jest --json` (optionally with --outputFile)."""
+"""Jest: the JSON written by `jest --json` (optionally with --outputFile), or by Vitest's JSON
+reporter and sigma-exec's Mocha reporter in the same format.
+
+A case's id is `relpath::full name`: the test file relative to the workspace, and Jest's fullName
+(ancestor titles and title joined by spaces, also Vitest's fullName and Mocha's fullTitle), what
+`jest --runTestsByPath FILE -t NAME` selects. The image's jest-rerun.js names cases the same way.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sigma_exec.constants import WORKSPACE_DIR
 from sigma_exec.models import CaseOutcome, ParsedReport, TestCase
 from sigma_exec.reports._common import (
     MAX_CASES,
@@ -67,18 +74,31 @@ def _cases(suites: list[dict[str, Any]]) -> list[TestCase]:
 def _case(item: object, suite_name: object) -> TestCase | None:
     if not isinstance(item, dict) or item.get("status") not in _STATUS:
         return None
-    name = item.get("fullName") or item.get("title")
+    name = _text(item.get("fullName")) or _text(item.get("title"))
+    classname = suite_name if isinstance(suite_name, str) else ""
     messages = item.get("failureMessages")
     message = None
     if isinstance(messages, list):
         message = clip("\n".join(m for m in messages if isinstance(m, str)))
     return TestCase(
-        name=name if isinstance(name, str) else "",
-        classname=suite_name if isinstance(suite_name, str) else "",
+        name=name,
+        classname=classname,
+        id=case_id(classname, name),
         outcome=_STATUS[item["status"]],
         duration_s=as_seconds(item.get("duration"), scale=0.001),
         message=message,
     )
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def case_id(test_file: str, full_name: str) -> str:
+    """`relpath::full name`, the path relative to the workspace (a path outside it stays as it is)."""
+    prefix = WORKSPACE_DIR + "/"
+    relpath = test_file[len(prefix) :] if test_file.startswith(prefix) else test_file
+    return f"{relpath}::{full_name}" if relpath else full_name
 
 
 def _suite_error(suites: list[dict[str, Any]]) -> str | None:

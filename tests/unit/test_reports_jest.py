@@ -111,3 +111,94 @@ def test_jest_reports_bad_json_as_unreadable(data: bytes, reason: str) -> None:
     assert report.error is not None
     assert report.error.startswith(reason)
     assert _counts(report) == (None, None, None, None)
+
+
+# Case ids: `relpath::full name`, what `jest --runTestsByPath FILE -t NAME` (vitest, mocha --grep) selects.
+
+
+def _ids(name: str) -> list[tuple[str, CaseOutcome]]:
+    return [(case.id, case.outcome) for case in _parse(name).cases]
+
+
+def test_jest_ids_name_the_file_under_the_workspace_and_the_full_name() -> None:
+    assert _ids("jest-results.json") == [
+        ("sum.test.js::sum adds numbers", CaseOutcome.PASSED),
+        ("sum.test.js::sum adds wrong", CaseOutcome.FAILED),
+        ("sum.test.js::sum skipped one", CaseOutcome.SKIPPED),
+        ("sum.test.js::sum handles bigints", CaseOutcome.SKIPPED),
+        ("sum.test.js::divides", CaseOutcome.PASSED),
+    ]
+
+
+def test_jest_ids_of_nested_describes_and_each_tables_carry_the_formatted_names() -> None:
+    assert _ids("jest-nested-run1.json") == [
+        ("__tests__/shapes.test.js::shapes square area", CaseOutcome.PASSED),
+        ("__tests__/shapes.test.js::shapes square area of 1 is 1", CaseOutcome.PASSED),
+        ("__tests__/shapes.test.js::shapes square area of 2 is 4", CaseOutcome.PASSED),
+        ("__tests__/shapes.test.js::shapes square area of 3 is 10", CaseOutcome.FAILED),
+        ("__tests__/shapes.test.js::shapes circle has 0 sides", CaseOutcome.PASSED),
+        ("__tests__/shapes.test.js::shapes triangle has 3 sides", CaseOutcome.PASSED),
+        ("__tests__/shapes.test.js::shapes odd (name) [with] $pecial * chars?", CaseOutcome.PASSED),
+        ("__tests__/shapes.test.js::shapes not yet", CaseOutcome.SKIPPED),
+        ("__tests__/shapes.test.js::top level", CaseOutcome.PASSED),
+        ("src/deep/util.test.js::util top level", CaseOutcome.PASSED),
+    ]
+
+
+def test_jest_ids_are_the_same_for_two_runs_of_the_same_code_and_two_parses() -> None:
+    # Two captured runs of one test file (their timings differ), and one of them parsed twice.
+    assert (DATA / "jest-nested-run1.json").read_bytes() != (DATA / "jest-nested-run2.json").read_bytes()
+    first, second = _parse("jest-nested-run1.json"), _parse("jest-nested-run2.json")
+    assert [c.id for c in first.cases] == [c.id for c in second.cases]
+    assert [c.id for c in first.cases] == [c.id for c in _parse("jest-nested-run1.json").cases]
+    assert len({c.id for c in first.cases}) == len(first.cases)
+
+
+def test_vitest_ids_use_its_full_name_the_same_way() -> None:
+    assert _ids("vitest-nested.json") == [
+        ("nested.test.js::shapes square area", CaseOutcome.PASSED),
+        ("nested.test.js::shapes square area of 1 is 1", CaseOutcome.PASSED),
+        ("nested.test.js::shapes square area of 3 is 10", CaseOutcome.FAILED),
+        ("nested.test.js::shapes not yet", CaseOutcome.SKIPPED),
+        ("sum.test.js::adds", CaseOutcome.PASSED),
+        ("sum.test.js::fails", CaseOutcome.FAILED),
+        ("sum.test.js::skipped", CaseOutcome.SKIPPED),
+    ]
+
+
+def test_mocha_ids_from_our_reporter_use_its_full_title_and_name_a_failed_hook() -> None:
+    cases = _parse("mocha-nested.json").cases
+    assert [(c.id, c.outcome) for c in cases] == [
+        ("test/nested.test.js::shapes not yet", CaseOutcome.SKIPPED),
+        ("test/nested.test.js::shapes square area", CaseOutcome.PASSED),
+        ("test/nested.test.js::shapes square area of 1 is 1", CaseOutcome.PASSED),
+        ("test/nested.test.js::shapes square area of 3 is 10", CaseOutcome.FAILED),
+        ('test/nested.test.js::shapes broken hook "before all" hook for "never runs"', CaseOutcome.FAILED),
+        ("test/t.test.js::chunk pairs", CaseOutcome.PASSED),
+        ("test/t.test.js::chunk fails", CaseOutcome.FAILED),
+        ("test/t.test.js::chunk skipped", CaseOutcome.SKIPPED),
+    ]
+    assert cases[3].message is not None and "9 !== 10" in cases[3].message
+
+
+@pytest.mark.parametrize(
+    ("suite_name", "item", "case_id"),
+    [
+        ("/workspace/a.test.js", {"fullName": "x y", "title": "y"}, "a.test.js::x y"),
+        ("/workspace/a.test.js", {"fullName": "", "title": "y"}, "a.test.js::y"),
+        ("/workspace/a.test.js", {"fullName": ["not", "text"], "title": "y"}, "a.test.js::y"),
+        ("/elsewhere/a.test.js", {"fullName": "x"}, "/elsewhere/a.test.js::x"),
+        ("/workspacex/a.test.js", {"fullName": "x"}, "/workspacex/a.test.js::x"),
+        (None, {"fullName": "x"}, "x"),
+        ("/workspace/a::b.test.js", {"fullName": "Foo::bar"}, "a::b.test.js::Foo::bar"),
+    ],
+)
+def test_jest_ids_from_odd_reports(suite_name: object, item: dict[str, object], case_id: str) -> None:
+    doc = {
+        "numPassedTests": 1,
+        "numFailedTests": 0,
+        "numPendingTests": 0,
+        "testResults": [{"name": suite_name, "assertionResults": [{"status": "passed", **item}]}],
+    }
+    [case] = parse_test_report("jest", json.dumps(doc).encode()).cases
+    assert case.id == case_id
