@@ -130,7 +130,58 @@ JAVA = Case(
     still_failing=["calc.CalcTest#legacy()"],
     new=["calc.NewTest#works()"],
 )
-CASES = {"go": GO, "rspec": RSPEC, "minitest": MINITEST, "java": JAVA}
+JS_CALC = (
+    "function add(a, b) { return a + b; }\nfunction sub(a, b) { return a + b; }\n"
+    "function mul(a, b) { return a * b; }\nmodule.exports = { add, sub, mul };\n"
+)
+JS_TESTS = (
+    "describe('calc', () => {\n"
+    "  test('adds', () => expect(add(1, 2)).toBe(3));\n"
+    "  test('subtracts', () => expect(sub(3, 1)).toBe(2));\n"
+    "  test('multiplies', () => expect(mul(2, 3)).toBe(6));\n"
+    "  test('is legacy', () => expect(1).toBe(2));\n});\n"
+)
+JS = Case(
+    language="javascript",
+    files={
+        "src/calc.js": JS_CALC,
+        "__tests__/calc.test.js": "const { add, sub, mul } = require('../src/calc');\n" + JS_TESTS,
+    },
+    changes={
+        "src/calc.js": JS_CALC.replace("sub(a, b) { return a + b", "sub(a, b) { return a - b").replace(
+            "a * b", "a + b"
+        ),
+        "__tests__/new.test.js": "test('works', () => expect(1).toBe(1));\n",
+    },
+    fixed=["__tests__/calc.test.js::calc subtracts"],
+    broken=["__tests__/calc.test.js::calc multiplies"],
+    still_failing=["__tests__/calc.test.js::calc is legacy"],
+    new=["__tests__/new.test.js::works"],
+)
+TS_CALC = (
+    "export function add(a: number, b: number): number { return a + b; }\n"
+    "export function sub(a: number, b: number): number { return a + b; }\n"
+    "export function mul(a: number, b: number): number { return a * b; }\n"
+)
+TS = Case(
+    language="typescript",
+    files={
+        "tsconfig.json": '{"compilerOptions": {"strict": true, "esModuleInterop": true}}\n',
+        "src/calc.ts": TS_CALC,
+        "tests/calc.test.ts": "import { add, sub, mul } from '../src/calc';\n\n" + JS_TESTS,
+    },
+    changes={
+        "src/calc.ts": TS_CALC.replace(
+            "return a + b; }\nexport function mul", "return a - b; }\nexport function mul"
+        ).replace("a * b", "a + b"),
+        "tests/new.test.ts": "test('works', () => expect(1).toBe(1));\n",
+    },
+    fixed=["tests/calc.test.ts::calc subtracts"],
+    broken=["tests/calc.test.ts::calc multiplies"],
+    still_failing=["tests/calc.test.ts::calc is legacy"],
+    new=["tests/new.test.ts::works"],
+)
+CASES = {"go": GO, "rspec": RSPEC, "minitest": MINITEST, "java": JAVA, "javascript": JS, "typescript": TS}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
