@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 KEY_VERSION = 1
 MEMORY_ENTRIES = 256
 REDIS_PREFIX = "sigma:baseline:"
+COUNT_FIELDS = {"tests_passed", "tests_failed", "tests_skipped", "tests_errored", "coverage_percent"}
 
 
 class BaselineRecord(BaseModel):
@@ -53,11 +54,7 @@ class BaselineRecord(BaseModel):
             key=key,
             framework=result.framework,
             success=result.success,
-            tests_passed=result.tests_passed,
-            tests_failed=result.tests_failed,
-            tests_skipped=result.tests_skipped,
-            tests_errored=result.tests_errored,
-            coverage_percent=result.coverage_percent,
+            **result.model_dump(include=COUNT_FIELDS),
             statuses=statuses(result.cases),
             flaky=list(result.flaky),
             error=(result.error or "")[:2000] or None,
@@ -73,11 +70,7 @@ class BaselineRecord(BaseModel):
 
     def summary(self, *, cached: bool) -> BaselineSummary:
         return BaselineSummary(
-            tests_passed=self.tests_passed,
-            tests_failed=self.tests_failed,
-            tests_skipped=self.tests_skipped,
-            tests_errored=self.tests_errored,
-            coverage_percent=self.coverage_percent,
+            **self.model_dump(include=COUNT_FIELDS),
             flaky=len(self.flaky),
             cached=cached,
             error=self.error if not self.usable else None,

@@ -16,6 +16,8 @@ import pytest
 
 from sigma_exec import DockerExecutor
 from sigma_exec.models import CaseOutcome, TestResult
+from tests.integration.verdict_helpers import outcomes as _outcomes
+from tests.integration.verdict_helpers import write_files as _write
 
 GO_MOD = "module example.com/app\n\ngo 1.23\n"
 # Fails on its first run in a sandbox and passes after: a marker file under /tmp remembers the first run.
@@ -80,17 +82,6 @@ func TestQuad(t *testing.T) {
 	}
 }
 """
-
-
-def _outcomes(result: TestResult) -> dict[str, CaseOutcome]:
-    return {case.id: case.outcome for case in result.cases}
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
 
 
 # ---- re-run selection ---------------------------------------------------------------------------------

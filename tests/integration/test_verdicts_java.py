@@ -16,6 +16,8 @@ import pytest
 
 from sigma_exec import DockerExecutor
 from sigma_exec.models import CaseOutcome
+from tests.integration.verdict_helpers import outcomes as _outcomes
+from tests.integration.verdict_helpers import write_files as _write
 
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
 <groupId>demo</groupId><artifactId>verdicts</artifactId><version>1.0</version>
@@ -116,17 +118,6 @@ class CalcTest {
 DOOMED_TEST = (
     "package demo;\n\nimport org.junit.jupiter.api.Test;\n\nclass DoomedTest {\n    @Test\n    void doomed() {}\n}\n"
 )
-
-
-def _outcomes(cases: list) -> dict[str, CaseOutcome]:
-    return {case.id: case.outcome for case in cases}
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
 
 
 def _ids(framework: str, *names: str) -> list[str]:

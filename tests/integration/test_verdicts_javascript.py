@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sigma_exec import DockerExecutor
-from sigma_exec.models import CaseOutcome, TestResult
+from tests.integration.verdict_helpers import outcomes as _outcomes
+from tests.integration.verdict_helpers import write_files as _write
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -139,18 +140,6 @@ TS_FILES = {
 
 # What a run or a build could leave in the workspace: none of it may appear there.
 LEFTOVERS = "find . \\( -name node_modules -o -name '.cache' -o -name '*.tsbuildinfo' -o -name coverage \\) -print"
-
-
-def _outcomes(result: TestResult | list) -> dict[str, CaseOutcome]:
-    cases = result if isinstance(result, list) else result.cases
-    return {case.id: case.outcome for case in cases}
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
 
 
 def _sample_package(sample: str) -> str:

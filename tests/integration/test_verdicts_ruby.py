@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sigma_exec import DockerExecutor
-from sigma_exec.models import CaseOutcome, TestResult
+from tests.integration.verdict_helpers import outcomes as _outcomes
+from tests.integration.verdict_helpers import write_files as _write
 
 # Ruby that sets `first` on the first run in a sandbox only: a marker file under /tmp remembers it.
 FAIL_ONCE = 'first = !File.exist?("{marker}"); File.write("{marker}", "")'
@@ -78,18 +79,6 @@ class TwiceTest < Minitest::Test
   def test_doubles = assert_equal(4, Twice.of(2))
 end
 """
-
-
-def _outcomes(result: TestResult | list) -> dict[str, CaseOutcome]:
-    cases = result if isinstance(result, list) else result.cases
-    return {case.id: case.outcome for case in cases}
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
 
 
 # ---- re-run selection ---------------------------------------------------------------------------------
