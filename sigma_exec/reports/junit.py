@@ -64,8 +64,9 @@ def parse(data: bytes) -> ParsedReport:
     for element in root.iter("testcase"):
         tally.add_case(_case(element))
         _note_failures(tally, element)
+    with_cases = _holding_cases(root)
     for suite in root.iter("testsuite"):
-        if suite.find("testsuite") is None and next(suite.iter("testcase"), None) is None:
+        if suite.find("testsuite") is None and suite not in with_cases:
             _add_suite_attributes(tally, suite)
     return ParsedReport(
         framework=FRAMEWORK,
@@ -76,6 +77,19 @@ def parse(data: bytes) -> ParsedReport:
         cases=tally.cases,
         error=_error(tally),
     )
+
+
+def _holding_cases(root: Element) -> set[Element]:
+    """Elements with a <testcase> below them, in one pass: each case marks its ancestors up to the first
+    one already marked, so the whole walk is linear however deep suites nest."""
+    parent = {child: node for node in root.iter() for child in node}
+    marked: set[Element] = set()
+    for case in root.iter("testcase"):
+        node = parent.get(case)
+        while node is not None and node not in marked:
+            marked.add(node)
+            node = parent.get(node)
+    return marked
 
 
 def _note_failures(tally: _Tally, element: Element) -> None:

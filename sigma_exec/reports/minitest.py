@@ -31,11 +31,9 @@ _SUMMARY = re.compile(
     r"(?<!\d)(\d{1,12}) (?:runs?|tests?), (\d{1,12}) assertions?, (\d{1,12}) failures?, "
     r"(\d{1,12}) errors?, (\d{1,12}) skips?"
 )
-# "  1) Failure:\nCalcTest#test_x [file.rb:9]:\nExpected: 5\n  Actual: 4\n\n"
-_PROBLEM = re.compile(
-    r"^ *\d{1,9}\) (Failure|Error):\n([^\n#]+)#([^\n]+?)(?: \[[^\n\]]*\])?:\n(.*?)(?=\n\n|\Z)",
-    re.MULTILINE | re.DOTALL,
-)
+# "  1) Failure:\nCalcTest#test_x [file.rb:9]:\nExpected: 5\n  Actual: 4\n\n": read line by line (linear).
+_PROBLEM_HEAD = re.compile(r" *\d{1,9}\) (Failure|Error):")
+MAX_MESSAGE_LINES = 200
 _TEXT_OUTCOME = {"Failure": CaseOutcome.FAILED, "Error": CaseOutcome.ERRORED}
 _JSON_OUTCOME = {outcome.value: outcome for outcome in CaseOutcome}
 
@@ -115,18 +113,44 @@ def _report(runs: int, failed: int, errored: int, skipped: int, cases: list[Test
 
 
 def _text_cases(text: str) -> list[TestCase]:
-    cases = []
-    for match in _PROBLEM.finditer(text):
-        kind, classname, name, message = match.groups()
+    """The failures and errors minitest's text output lists, in one pass over its lines."""
+    cases: list[TestCase] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines) - 1 and len(cases) < MAX_CASES:
+        head = _PROBLEM_HEAD.fullmatch(lines[i])
+        named = _case_name(lines[i + 1]) if head else None
+        if head is None or named is None:
+            i += 1
+            continue
+        end = i + 2
+        while end < len(lines) and lines[end] and end - i < MAX_MESSAGE_LINES:
+            if _PROBLEM_HEAD.fullmatch(lines[end]):
+                break
+            end += 1
+        classname, name = named
+        message = "\n".join(lines[i + 2 : end])
         cases.append(
             TestCase(
                 name=name,
                 classname=classname,
                 id=case_id(classname, name),
-                outcome=_TEXT_OUTCOME[kind],
+                outcome=_TEXT_OUTCOME[head.group(1)],
                 message=clip(message.strip()),
             )
         )
-        if len(cases) >= MAX_CASES:
-            break
+        i = end
     return cases
+
+
+def _case_name(line: str) -> tuple[str, str] | None:
+    """`Class#method [file:line]:` → (Class, method), by plain string operations (no backtracking)."""
+    if not line.endswith(":"):
+        return None
+    line = line[:-1]
+    if line.endswith("]") and " [" in line:
+        line = line[: line.rindex(" [")]
+    classname, hash_sign, name = line.partition("#")
+    if not hash_sign or not classname or not name:
+        return None
+    return classname, name
