@@ -12,7 +12,7 @@ run: setup engine images-python
 	$(BIN)/sigma-exec run examples/sample_project --language python --changes examples/sample_changes.json
 
 test: setup engine images redis
-	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -q -p no:cacheprovider
+	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -q -p no:cacheprovider --durations=25
 
 setup: system $(STAMP)
 
