@@ -488,9 +488,10 @@ class DockerExecutor:
             limit = self._cap(container_id, timeout, "TEST_TIMEOUT")
             first = self._run_tests(container_id, language, test_command, limit)
             ids = reruns.selectable(reruns.failing_ids(first))
-            if not rerun_failed or not ids or first.timed_out:
+            left = reruns.time_left(limit, first.execution_time)  # both runs together stay within the limit
+            if not rerun_failed or not ids or first.timed_out or left is None:
                 return first
-            again = self._run_tests(container_id, language, None, limit, only=ids)
+            again = self._run_tests(container_id, language, None, left, only=ids)
             return reruns.with_rerun(first, again)
 
         return self._guard(run, lambda msg: TestResult(success=False, error=msg))

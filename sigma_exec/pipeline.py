@@ -321,9 +321,10 @@ def stage_test(executor: DockerExecutor, state: PipelineState, settings: Setting
         if baseline is not None and baseline.usable and result.cases:
             state.transitions = transitions(baseline, result, state.changed)
             suspects = state.transitions.broken + state.transitions.new_failing
-            if suspects and rules.RERUN_FAILED == RerunMode.BASELINE and not result.rerun_cases:
+            left = reruns.time_left(settings.TEST_TIMEOUT, result.execution_time)
+            if suspects and rules.RERUN_FAILED == RerunMode.BASELINE and not result.rerun_cases and left:
                 # Confirm a regression before it rejects: a case that passes when run again is flaky.
-                again = executor.rerun_tests(state.container_id, suspects, p.language, timeout=settings.TEST_TIMEOUT)
+                again = executor.rerun_tests(state.container_id, suspects, p.language, timeout=left)
                 if again.cases:
                     result = reruns.with_rerun(result, again)
                     state.transitions = transitions(baseline, result, state.changed)

@@ -15,6 +15,7 @@ from sigma_exec.models import CaseOutcome, TestCase, TestResult
 
 MAX_RERUN_CASES = 200
 MAX_RERUN_BYTES = 64 * 1024
+MIN_RERUN_SECONDS = 5
 FAILING = frozenset({CaseOutcome.FAILED, CaseOutcome.ERRORED})
 
 
@@ -61,3 +62,9 @@ def flaky_ids(first: TestResult, again: list[TestCase]) -> list[str]:
 def with_rerun(first: TestResult, again: TestResult) -> TestResult:
     """`first` with the re-run's cases and the flaky ids it revealed (the counts stay the first run's)."""
     return first.model_copy(update={"rerun_cases": list(again.cases), "flaky": flaky_ids(first, again.cases)})
+
+
+def time_left(limit_s: int, spent_s: float) -> int | None:
+    """Seconds a re-run may take so that a run and its re-run stay within `limit_s`; None when too few are left."""
+    left = int(limit_s - spent_s)
+    return left if left >= MIN_RERUN_SECONDS else None

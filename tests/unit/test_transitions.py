@@ -238,3 +238,10 @@ def test_decide_carries_transitions_baseline_and_the_policy() -> None:
 def test_target_tests_are_bounded_single_lines() -> None:
     with pytest.raises(ValueError, match="target_tests"):
         Proposal(proposal_id="p", project_id=1, workspace="/w", language="python", target_tests=["a\nb"])
+
+
+def test_a_rerun_only_gets_the_time_its_run_left() -> None:
+    from sigma_exec.reruns import MIN_RERUN_SECONDS, time_left
+
+    assert time_left(300, 10.4) == 289
+    assert time_left(300, 300 - MIN_RERUN_SECONDS + 0.5) is None
