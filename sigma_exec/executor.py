@@ -52,6 +52,7 @@ from sigma_exec.outcomes import build_result, execution_result, judge_tests, rea
 from sigma_exec.output import sanitize_text
 from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings, load_policy
 from sigma_exec.pool import ROLE_POOL, WarmPool
+from sigma_exec.registry import SandboxRegistry
 from sigma_exec.settings import NetworkPolicy, Settings
 from sigma_exec.spec import build_container_spec
 from sigma_exec.stats import to_container_stats
@@ -80,12 +81,7 @@ class DockerExecutor:
         self.settings = settings or Settings()
         self.backend: DockerBackend | None = backend
         self.unavailable_reason: str | None = None
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-        self._known: dict[str, dict[str, str]] = {}
-        self._oom_seen: dict[str, int] = {}
-        self._last_stats: dict[str, dict[str, Any]] = {}
-        self._pids: dict[str, tuple[str, int | None]] = {}
+        self._sandboxes = SandboxRegistry()
         self.pool: WarmPool | None = None
         if not self.settings.DOCKER_ENABLED:
             self.unavailable_reason = "Docker execution is disabled (DOCKER_ENABLED=false)"
@@ -119,22 +115,20 @@ class DockerExecutor:
         return self.backend
 
     def _lock(self, container_id: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(container_id, threading.Lock())
+        return self._sandboxes.lock(container_id)
 
     def _labels(self, container_id: str) -> dict[str, str]:
         """Labels of a sigma-exec container; raise ContainerNotFoundError for anything else."""
         if not isinstance(container_id, str) or not container_id.strip():
             raise ContainerNotFoundError(str(container_id))
-        if container_id in self._known:
-            return self._known[container_id]
+        known = self._sandboxes.get(container_id)
+        if known is not None:
+            return known.labels
         attrs = self._engine().inspect(container_id)
         labels = (attrs.get("Config") or {}).get("Labels") or {}
         if labels.get(c.LABEL_MANAGED) != "1":
             raise ContainerNotFoundError(container_id)
-        self._known[container_id] = labels
-        self._known[attrs["Id"]] = labels
-        return labels
+        return self._sandboxes.remember((container_id, attrs["Id"]), labels).labels
 
     def _profile_for(self, container_id: str, language: str | None) -> tuple[LanguageProfile, Framework]:
         labels = self._labels(container_id)
@@ -241,7 +235,7 @@ class DockerExecutor:
         )
         try:
             container_id = engine.create_container(boxed)
-            self._known[container_id] = dict(boxed.labels)
+            self._sandboxes.remember((container_id,), boxed.labels)
             engine.start(container_id)
             engine.put_archive(container_id, c.WORKSPACE_DIR, payload)
         except BaseException:
@@ -286,7 +280,7 @@ class DockerExecutor:
             if container_id is not None:
                 engine.remove(container_id)  # a partial create leaves nothing behind
             raise
-        self._known[container_id] = dict(spec.labels)
+        self._sandboxes.remember((container_id,), spec.labels)
         return container_id
 
     def sandbox_state(self, container_id: str) -> SandboxState | None:
@@ -350,7 +344,7 @@ class DockerExecutor:
             if container_id is None:
                 container_id = engine.create_container(spec)
                 engine.start(container_id)
-            self._known[container_id] = dict(spec.labels)
+            self._sandboxes.remember((container_id,), spec.labels)
             try:
                 return self._execute(container_id, command, timeout or self.settings.EXEC_TIMEOUT, {})
             finally:
@@ -378,8 +372,7 @@ class DockerExecutor:
         return True
 
     def _forget(self, container_id: str) -> None:
-        for table in (self._known, self._oom_seen, self._last_stats, self._locks, self._pids):
-            table.pop(container_id, None)
+        self._sandboxes.forget(container_id)
 
     def _remove_where(self, labels: dict[str, str], lease_prefix: str | None = None) -> CleanupResult:
         try:
@@ -465,8 +458,10 @@ class DockerExecutor:
         count = commands.parse_oom_count(out)
         if count is None:
             return False
-        seen = self._oom_seen.get(container_id, 0)
-        self._oom_seen[container_id] = count
+        entry = self._sandboxes.get(container_id)
+        if entry is None:
+            return count > 0
+        seen, entry.oom_seen = entry.oom_seen, count
         return count > seen
 
     def run_tests(
@@ -602,12 +597,14 @@ class DockerExecutor:
         """
         try:
             self._labels(container_id)
-            previous = self._last_stats.get(container_id)
+            entry = self._sandboxes.get(container_id)
+            previous = entry.last_stats if entry else None
             if previous is None:
                 previous = self._stats_sample(container_id)
                 time.sleep(0.1)
             current = self._stats_sample(container_id)
-            self._last_stats[container_id] = current
+            if entry is not None:
+                entry.last_stats = current
             return to_container_stats(previous, current).as_dict()
         except SigmaExecError as exc:
             return {"error": str(exc)}
@@ -619,9 +616,12 @@ class DockerExecutor:
         return sample if sample is not None else engine.stats(container_id)
 
     def _identity(self, container_id: str) -> tuple[str, int | None]:
-        cached = self._pids.get(container_id)
-        if cached is None:
-            attrs = self._engine().inspect(container_id)
-            cached = (attrs["Id"], (attrs.get("State") or {}).get("Pid") or None)
-            self._pids[container_id] = cached
-        return cached
+        entry = self._sandboxes.get(container_id)
+        if entry is not None and entry.identity is not None:
+            return entry.identity
+        attrs = self._engine().inspect(container_id)
+        identity = (attrs["Id"], (attrs.get("State") or {}).get("Pid") or None)
+        if entry is not None:
+            entry.identity = identity
+            self._sandboxes.remember((attrs["Id"],), entry.labels)  # the full id names the same sandbox
+        return identity
