@@ -165,9 +165,8 @@ def cmd_images(args: argparse.Namespace) -> int:
 
 
 def cmd_reap(args: argparse.Namespace) -> int:
-    from sigma_exec.docker_backend import DockerBackend
-    from sigma_exec.errors import SigmaExecError
-    from sigma_exec.reaper import collect_images, reap
+    from sigma_exec.errors import DockerUnavailableError, SigmaExecError
+    from sigma_exec.executor import DockerExecutor
 
     settings = Settings()
     if not args.all:
@@ -185,9 +184,11 @@ def cmd_reap(args: argparse.Namespace) -> int:
         except Exception as exc:  # Redis down or unreadable: the engine's own deadlines and states still reap
             console.print(f"[yellow]note:[/] pipeline leases not readable ({_t(exc)}); reaping by deadline and state")
     try:
-        backend = DockerBackend()
-        report = reap(backend, node=settings.node, now=time.time(), all_nodes=args.all)
-        report.removed_images = collect_images(backend, settings)
+        executor = DockerExecutor(settings)
+        if not executor.available:
+            raise DockerUnavailableError(executor.unavailable_reason or "docker unavailable")
+        report = executor.reap(settings.node, time.time(), all_nodes=args.all)
+        report.removed_images = executor.collect_images()
     except SigmaExecError as exc:
         console.print(f"[red]error:[/] {_t(exc)}")
         return 2

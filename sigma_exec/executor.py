@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -52,6 +52,7 @@ from sigma_exec.outcomes import build_result, execution_result, judge_tests, rea
 from sigma_exec.output import sanitize_text
 from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings, load_policy
 from sigma_exec.pool import ROLE_POOL, WarmPool
+from sigma_exec.reaper import ReapReport, collect_images, reap
 from sigma_exec.registry import SandboxRegistry
 from sigma_exec.settings import NetworkPolicy, Settings
 from sigma_exec.spec import build_container_spec
@@ -406,6 +407,46 @@ class DockerExecutor:
     def cleanup_all(self) -> CleanupResult:
         """Remove every container sigma-exec manages on this engine."""
         return self._remove_where({c.LABEL_MANAGED: "1"})
+
+    def remove_pipeline_sandboxes(self, pipeline_id: str) -> CleanupResult:
+        """Remove what a pipeline left on this node (an earlier delivery of its create step, say)."""
+        node = self.settings.node
+        return self._remove_where({c.LABEL_MANAGED: "1", c.LABEL_PIPELINE: pipeline_id, c.LABEL_NODE: node})
+
+    # ---- engine upkeep (the reaper's and the queue layer's entry points) ------------------------
+    def ping(self) -> None:
+        """Return when the engine answers; raise DockerUnavailableError otherwise."""
+        self._engine().ping()
+
+    def sandbox_pipelines(self, node: str) -> set[str]:
+        """Pipeline ids of the sandboxes `node` holds on this engine."""
+        labels = {c.LABEL_MANAGED: "1", c.LABEL_NODE: node}
+        found = {(x.get("Labels") or {}).get(c.LABEL_PIPELINE, "") for x in self._engine().list_containers(labels)}
+        return found - {""}
+
+    def reap(
+        self,
+        node: str,
+        now: float,
+        *,
+        live_pipelines: Collection[str] = (),
+        dead_pipelines: Collection[str] = (),
+        all_nodes: bool = False,
+    ) -> ReapReport:
+        """Remove `node`'s expired and orphaned sandboxes (see `sigma_exec.reaper.reap`)."""
+        engine = self._engine()
+        return reap(
+            engine,
+            node=node,
+            now=now,
+            live_pipelines=live_pipelines,
+            dead_pipelines=dead_pipelines,
+            all_nodes=all_nodes,
+        )
+
+    def collect_images(self) -> list[str]:
+        """Image GC within IMAGE_DISK_BUDGET_MB; the current base images are kept."""
+        return collect_images(self._engine(), self.settings)
 
     # ---- running ------------------------------------------------------------------------------
     def _guard(self, fn: Callable[[], T], fail: Callable[[str], T]) -> T:

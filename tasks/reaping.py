@@ -12,10 +12,9 @@ import logging
 import time
 from typing import Any
 
-from sigma_exec import constants as c
-from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.errors import BrokerUnavailableError, SigmaExecError
-from sigma_exec.reaper import ReapReport, collect_images, reap
+from sigma_exec.executor import DockerExecutor
+from sigma_exec.reaper import ReapReport
 from tasks import runtime
 from tasks.app import app
 from tasks.config import node_queue
@@ -40,32 +39,33 @@ def reap_node(
     store = store or runtime.store()
     report = ReapReport(node=node)
     executor = runtime.executor(require=False)
-    if not executor.available or executor.backend is None:
+    if not executor.available:
         report.errors.append(executor.unavailable_reason or "docker unavailable")
         return report.model_dump(mode="json")
     try:
         with store.reaper_lock(node, LOCK_TTL_MS) as held:
             if not held:
                 return {**report.model_dump(mode="json"), "skipped": "another reaper holds this node's lock"}
-            report = _reap_with_liveness(executor.backend, store, node, now or time.time())
-            report.removed_images = collect_images(executor.backend, runtime.settings())
+            report = _reap_with_liveness(executor, store, node, now or time.time())
+            report.removed_images = executor.collect_images()
     except BrokerUnavailableError as exc:
         # Without Redis nothing is known live or dead: only expired and stopped sandboxes go.
-        report = reap(executor.backend, node=node, now=now or time.time())
+        report = executor.reap(node, now or time.time())
         report.errors.append(f"{exc}; reaped without pipeline liveness and without the lock")
+    except SigmaExecError as exc:  # the engine went away meanwhile
+        report.errors.append(str(exc))
     if report.removed:
         log.info("reaper on %s removed %d container(s): %s", node, len(report.removed), report.reasons)
     return report.model_dump(mode="json")
 
 
-def _reap_with_liveness(backend: DockerBackend, store: PipelineStore, node: str, now: float) -> ReapReport:
+def _reap_with_liveness(executor: DockerExecutor, store: PipelineStore, node: str, now: float) -> ReapReport:
     try:
-        labels = {c.LABEL_MANAGED: "1", c.LABEL_NODE: node}
-        pipelines = {(x.get("Labels") or {}).get(c.LABEL_PIPELINE, "") for x in backend.list_containers(labels)}
+        pipelines = executor.sandbox_pipelines(node)
     except SigmaExecError as exc:
         return ReapReport(node=node, errors=[str(exc)])
-    live, dead = store.pipeline_liveness(p for p in pipelines if p)
-    return reap(backend, node=node, now=now, live_pipelines=live, dead_pipelines=dead)
+    live, dead = store.pipeline_liveness(pipelines)
+    return executor.reap(node, now, live_pipelines=live, dead_pipelines=dead)
 
 
 @app.task(name="sigma.reap_node", acks_late=True)

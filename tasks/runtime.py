@@ -63,7 +63,7 @@ def executor(*, require: bool = True) -> DockerExecutor:
             _executor = DockerExecutor(settings())
         current = _executor
     if require and settings().DOCKER_ENABLED:  # disabled is permanent: stages report it as data
-        if not current.available or current.backend is None:
+        if not current.available:
             raise DockerUnavailableError(current.unavailable_reason or "docker unavailable")
-        current.backend.ping()  # raises DockerUnavailableError when the engine went away
+        current.ping()  # raises DockerUnavailableError when the engine went away
     return current

@@ -24,7 +24,6 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from sigma_exec import constants as c
 from sigma_exec.errors import BrokerUnavailableError, DockerUnavailableError, RetryableError
 from sigma_exec.executor import DockerExecutor
 from sigma_exec.pipeline import (
@@ -214,12 +213,7 @@ def _finish(task: Task, env: Envelope) -> dict[str, Any]:
 
 def _remove_leftovers(pipeline_id: str) -> None:
     """An earlier delivery of create may have left a container; the name would collide."""
-    executor = runtime.executor()
-    if executor.backend is None:
-        return
-    labels = {c.LABEL_MANAGED: "1", c.LABEL_PIPELINE: pipeline_id, c.LABEL_NODE: runtime.settings().node}
-    for container in executor.backend.list_containers(labels):
-        executor.backend.remove(container["Id"])
+    runtime.executor().remove_pipeline_sandboxes(pipeline_id)
 
 
 def _chain_already_sent(pipeline_id: str) -> bool:

@@ -12,6 +12,7 @@ import fakeredis
 import pytest
 from pipeline_helpers import REPO
 
+from sigma_exec.executor import DockerExecutor
 from sigma_exec.settings import Settings
 from tasks.config import (
     PROPOSALS_QUEUE,
@@ -236,7 +237,8 @@ def test_the_reaper_spares_live_pipelines_and_removes_finished_and_expired_ones(
             sandbox("c-other-node", "ended", node="nodeB"),
         ]
     )
-    report = _reap_with_liveness(backend, store, "nodeA", time.time())  # type: ignore[arg-type]
+    executor = DockerExecutor(Settings(SIGMA_NODE="nodeA"), backend=backend)  # type: ignore[arg-type]
+    report = _reap_with_liveness(executor, store, "nodeA", time.time())
     assert sorted(report.removed) == ["c-ended", "c-expired"]
     assert report.reasons["c-ended"] == "pipeline ended"
 
@@ -246,15 +248,12 @@ def test_reap_node_skips_when_another_reaper_holds_the_lock(
 ) -> None:
     from tasks import reaping, runtime
 
-    class Ready:
-        available = True
-        backend = FakeBackend([sandbox("c1", "ended", expired=True)])
-        unavailable_reason = None
-
-    monkeypatch.setattr(runtime, "executor", lambda require=False: Ready())
+    backend = FakeBackend([sandbox("c1", "ended", expired=True)])
+    ready = DockerExecutor(Settings(SIGMA_NODE="nodeA"), backend=backend)  # type: ignore[arg-type]
+    monkeypatch.setattr(runtime, "executor", lambda require=False: ready)
     with store.reaper_lock("nodeA", 10_000):
         report = reaping.reap_node("nodeA", store=store)
-    assert "skipped" in report and Ready.backend.removed == []
+    assert "skipped" in report and backend.removed == []
     assert reaping.reap_node("nodeA", store=store)["removed"] == ["c1"]
 
 
