@@ -130,22 +130,27 @@ class PipelineState(BaseModel):
 
 
 class ProposalOutcome(BaseModel):
-    """The JSON outcome of DESIGN.md §4."""
+    """The JSON outcome of DESIGN.md §4.
+
+    The verdict and why come first, the bulky parts (stages, build, tests with their output) last: a
+    viewer that shows only the start of a result (Flower cuts at about a thousand characters) still
+    shows the status, the reasons and the transitions.
+    """
 
     proposal_id: str
     project_id: str | int
     status: ProposalStatus
     error: str | None = None
     reasons: list[str] = Field(default_factory=list)
-    tests: dict[str, Any] | None = None
-    build: dict[str, Any] | None = None
-    stages: list[StageRecord] = Field(default_factory=list)
-    node: str = ""
-    flagged_paths: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list, description="e.g. dependency notes from create")
     policy: VerdictPolicy = VerdictPolicy.ALL_GREEN
     transitions: Transitions | None = Field(None, description="per-test transitions from the baseline")
     baseline: BaselineSummary | None = Field(None, description="the baseline's counts; cached or run")
+    node: str = ""
+    flagged_paths: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="e.g. dependency notes from create")
+    stages: list[StageRecord] = Field(default_factory=list)
+    build: dict[str, Any] | None = None
+    tests: dict[str, Any] | None = None
 
 
 def _tail(text: str) -> str:

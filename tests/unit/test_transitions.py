@@ -245,3 +245,21 @@ def test_a_rerun_only_gets_the_time_its_run_left() -> None:
 
     assert time_left(300, 10.4) == 289
     assert time_left(300, 300 - MIN_RERUN_SECONDS + 0.5) is None
+
+
+def test_the_verdict_and_transitions_come_first_in_the_outcome_json() -> None:
+    import json
+
+    base = _baseline({"t.py::a": P})
+    after = _result({"t.py::a": F}).model_copy(update={"output": "x" * 5000})
+    proposal = Proposal(proposal_id="p", project_id=1, workspace="/w", language="python")
+    state = PipelineState(
+        proposal=proposal,
+        tests=after.model_dump(mode="json"),
+        transitions=transitions(base, after, ChangedPaths()),
+        baseline=base.summary(cached=False),
+        test_reasons=["tests broken by the change (passed before): t.py::a"],
+    )
+    text = json.dumps(decide(state, Settings(AUTO_BUILD=False)).model_dump(mode="json"))
+    head = text[:1000]  # what a viewer that cuts results (Flower) still shows
+    assert '"status": "rejected"' in head and '"broken": ["t.py::a"]' in head and "passed before" in head
