@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from sigma_exec.changes import FileChange
+from sigma_exec.changes import Change
 from sigma_exec.errors import WorkspaceError
 
 DEFAULT_EXCLUDES = frozenset({".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"})
@@ -144,7 +144,7 @@ def content_digest(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def changes_tar(changes: Iterable[FileChange], *, new_dirs: Iterable[str], uid: int, gid: int) -> bytes:
+def changes_tar(changes: Iterable[Change], *, new_dirs: Iterable[str], uid: int, gid: int) -> bytes:
     """Pack the written files of a validated batch, plus entries for directories still missing."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:

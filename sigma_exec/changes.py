@@ -56,9 +56,6 @@ class Change(BaseModel):
         return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-FileChange = Change  # the name the archive and apply code used
-
-
 def normalise_path(raw: object) -> str:
     """Return the safe relative form of a change path, or raise naming what is wrong."""
     if not isinstance(raw, str):

@@ -72,11 +72,9 @@ class TestCase(_Frozen):
 
     @model_validator(mode="after")
     def _default_id(self) -> TestCase:
-        if not self.id:
-            fallback = f"{self.classname}::{self.name}" if self.classname else self.name
-            object.__setattr__(self, "id", fallback[:MAX_TEST_ID_CHARS])
-        elif len(self.id) > MAX_TEST_ID_CHARS:
-            object.__setattr__(self, "id", self.id[:MAX_TEST_ID_CHARS])
+        ident = self.id or (f"{self.classname}::{self.name}" if self.classname else self.name)
+        if ident != self.id or len(ident) > MAX_TEST_ID_CHARS:
+            object.__setattr__(self, "id", ident[:MAX_TEST_ID_CHARS])
         return self
 
 

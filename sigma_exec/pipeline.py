@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -27,18 +27,10 @@ from sigma_exec.changes import Change, check_batch, validate_changes
 from sigma_exec.errors import DockerUnavailableError, InvalidChangeError, SigmaExecError
 from sigma_exec.executor import DockerExecutor
 from sigma_exec.languages import framework_by_name, resolve_language
-from sigma_exec.models import BuildResult, TestResult
+from sigma_exec.models import MAX_TEST_ID_CHARS, BuildResult, TestResult
 from sigma_exec.policy import effective_settings, path_hits
-from sigma_exec.settings import Settings
-from sigma_exec.verdicts import (
-    ChangedPaths,
-    RerunMode,
-    Transitions,
-    VerdictPolicy,
-    VerdictRules,
-    grade_tests,
-    transitions,
-)
+from sigma_exec.settings import RerunMode, Settings, VerdictPolicy
+from sigma_exec.verdicts import ChangedPaths, Transitions, VerdictRules, grade_tests, transitions
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +53,11 @@ class ProposalStatus(StrEnum):
     ERROR = "error"
 
 
+PRINTABLE_LINE = r"^[^\x00-\x1f\x7f]+$"
 # An id becomes Redis keys, labels and log lines: printable, bounded.
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE_LINE)]
 # A test id as `TestResult.cases` names it: one printable line.
-TestId = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"^[^\x00-\x1f\x7f]+$")]
+TestId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEST_ID_CHARS, pattern=PRINTABLE_LINE)]
 MAX_TARGET_TESTS = 1000
 MAX_PATHS_KEPT = 5000
 
@@ -338,12 +331,7 @@ def stage_test(executor: DockerExecutor, state: PipelineState, settings: Setting
             result,
             baseline,
             state.transitions,
-            VerdictRules(
-                policy=rules.VERDICT_POLICY,
-                coverage_rule=rules.COVERAGE_RULE,
-                min_coverage=rules.MIN_TEST_COVERAGE,
-                target_tests=list(p.target_tests),
-            ),
+            _verdict_rules(rules, p.target_tests),
             timeout_s=settings.TEST_TIMEOUT,
         )
         state.baseline_record = None  # compared: later messages need not carry every case's status
@@ -419,11 +407,19 @@ def decide(state: PipelineState, settings: Settings) -> ProposalOutcome:
     )
 
 
+def _verdict_rules(settings: Settings, target_tests: Sequence[str] = ()) -> VerdictRules:
+    """The verdict rules `settings` (a deployment's, or a project's effective ones) set."""
+    return VerdictRules(
+        policy=settings.VERDICT_POLICY,
+        coverage_rule=settings.COVERAGE_RULE,
+        min_coverage=settings.MIN_TEST_COVERAGE,
+        target_tests=list(target_tests),
+    )
+
+
 def _judge_tests(tests: dict[str, Any], settings: Settings) -> list[str]:
     """Reasons from a test result alone, under the deployment's rules (no baseline to compare with)."""
-    rules = VerdictRules(
-        policy=settings.VERDICT_POLICY, coverage_rule=settings.COVERAGE_RULE, min_coverage=settings.MIN_TEST_COVERAGE
-    )
+    rules = _verdict_rules(settings)
     return grade_tests(TestResult.model_validate(tests), None, None, rules, timeout_s=settings.TEST_TIMEOUT)
 
 

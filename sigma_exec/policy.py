@@ -17,8 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sigma_exec.errors import InvalidRequestError
-from sigma_exec.settings import NetworkPolicy, Settings, check_host_port
-from sigma_exec.verdicts import CoverageRule, RerunMode, VerdictPolicy
+from sigma_exec.settings import CoverageRule, NetworkPolicy, RerunMode, Settings, VerdictPolicy, check_host_port
 
 
 class Limits(BaseModel):

@@ -15,8 +15,6 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from sigma_exec.verdicts import CoverageRule, RerunMode, VerdictPolicy
-
 
 class NetworkPolicy(StrEnum):
     """How a sandbox reaches the network."""
@@ -30,6 +28,29 @@ class ImageSource(StrEnum):
 
     OFFLINE = "offline"  # built here from Debian packages (mmdebstrap → docker import)
     UPSTREAM = "upstream"  # official images such as python:3.12-slim, pulled from a registry
+
+
+class VerdictPolicy(StrEnum):
+    """How a proposal is judged against its tests (see `sigma_exec.verdicts`)."""
+
+    ALL_GREEN = "all-green"
+    NO_REGRESSIONS = "no-regressions"
+    MUST_FIX = "must-fix"
+
+
+class CoverageRule(StrEnum):
+    """What MIN_TEST_COVERAGE means."""
+
+    FLOOR = "floor"  # MIN_TEST_COVERAGE is a floor
+    NO_DROP = "no-drop"  # coverage must not fall below the baseline's
+
+
+class RerunMode(StrEnum):
+    """Which failing cases are run once more to tell flaky from broken."""
+
+    NEVER = "never"
+    BASELINE = "baseline"  # re-run the baseline's failing cases once
+    ALWAYS = "always"  # and the changed code's too
 
 
 # One egress allow-list entry: a host pattern (fnmatch, no separators) and a port or `*`.

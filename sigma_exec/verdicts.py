@@ -13,33 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from sigma_exec.baselines import BaselineRecord
 from sigma_exec.models import CaseOutcome, TestResult
-from sigma_exec.reruns import FAILING, statuses
+from sigma_exec.reruns import FAILING, failing_ids, statuses
+from sigma_exec.settings import CoverageRule, VerdictPolicy
 
 MAX_IDS = 500  # per transition list in an outcome
 NAMED_IN_REASON = 10
-
-
-class VerdictPolicy(StrEnum):
-    ALL_GREEN = "all-green"
-    NO_REGRESSIONS = "no-regressions"
-    MUST_FIX = "must-fix"
-
-
-class CoverageRule(StrEnum):
-    FLOOR = "floor"  # MIN_TEST_COVERAGE is a floor
-    NO_DROP = "no-drop"  # coverage must not fall below the baseline's
-
-
-class RerunMode(StrEnum):
-    NEVER = "never"
-    BASELINE = "baseline"  # re-run the baseline's failing cases once
-    ALWAYS = "always"  # and the changed code's too
 
 
 class Transitions(BaseModel):
@@ -150,10 +133,6 @@ def _named(ids: Iterable[str]) -> str:
     ids = list(ids)
     shown = ", ".join(ids[:NAMED_IN_REASON])
     return shown + (f" and {len(ids) - NAMED_IN_REASON} more" if len(ids) > NAMED_IN_REASON else "")
-
-
-def failing_ids(after: TestResult) -> list[str]:
-    return [test_id for test_id, outcome in statuses(after.cases).items() if outcome in FAILING]
 
 
 def grade_tests(

@@ -46,23 +46,26 @@ def check_resolved(batch: list[Change], asked: list[str], resolved: list[str], i
 
 def _resolve(engine: DockerBackend, container_id: str, asked: list[str], user: str) -> tuple[list[str], list[bool]]:
     """Resolve every path in the sandbox, as its user; name the path that cannot be (by bisection)."""
-    code, raw = engine.exec_capture(
-        container_id, commands.script(commands.RESOLVE_PATHS, *asked), user=user, cap_bytes=16 * 1024 * 1024
-    )
-    parsed = commands.parse_resolved(raw, asked) if code == 0 else None
+    resolvable, raw = _path_check(engine, container_id, asked, user)
+    parsed = commands.parse_resolved(raw, asked) if resolvable else None
     if parsed is not None:
         return parsed
-    if code != commands.RESOLVE_UNRESOLVABLE:
-        raise SandboxError(f"the workspace path check failed (exit code {code}); the sandbox may have stopped")
+    if resolvable:
+        raise SandboxError("the workspace path check gave an unreadable answer")
     while len(asked) > 1:  # some path did not resolve (a link loop): halve until it is named
         half = asked[: len(asked) // 2]
-        code, _ = engine.exec_capture(
-            container_id, commands.script(commands.RESOLVE_PATHS, *half), user=user, cap_bytes=16 * 1024 * 1024
-        )
-        if code not in (0, commands.RESOLVE_UNRESOLVABLE):
-            raise SandboxError(f"the workspace path check failed (exit code {code}); the sandbox may have stopped")
-        asked = half if code == commands.RESOLVE_UNRESOLVABLE else asked[len(asked) // 2 :]
+        asked = asked[len(asked) // 2 :] if _path_check(engine, container_id, half, user)[0] else half
     raise InvalidChangeError(f"filepath {asked[0]!r} cannot be resolved in the workspace (link loop?)", path=asked[0])
+
+
+def _path_check(engine: DockerBackend, container_id: str, paths: list[str], user: str) -> tuple[bool, bytes]:
+    """Run the in-sandbox path check: (every path resolved, its output); an engine failure raises."""
+    code, raw = engine.exec_capture(
+        container_id, commands.script(commands.RESOLVE_PATHS, *paths), user=user, cap_bytes=16 * 1024 * 1024
+    )
+    if code not in (0, commands.RESOLVE_UNRESOLVABLE):
+        raise SandboxError(f"the workspace path check failed (exit code {code}); the sandbox may have stopped")
+    return code == 0, raw
 
 
 def _relative(resolved: str) -> str:

@@ -11,11 +11,9 @@ from sigma_exec.pipeline import PipelineState, Proposal, decide
 from sigma_exec.policy import ProjectPolicy, effective_settings
 from sigma_exec.reports.junit import case_id
 from sigma_exec.reruns import MAX_RERUN_CASES, flaky_ids, selectable, selection_file
-from sigma_exec.settings import Settings
+from sigma_exec.settings import CoverageRule, Settings, VerdictPolicy
 from sigma_exec.verdicts import (
     ChangedPaths,
-    CoverageRule,
-    VerdictPolicy,
     VerdictRules,
     file_named_by,
     grade_tests,
