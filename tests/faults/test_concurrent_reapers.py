@@ -101,7 +101,7 @@ def test_two_beat_processes_at_once_cause_no_error(own_redis: RedisServer, fault
         report = store.last_reaps().get(node)
         return report if report and report["reason"] == "schedule" else None
 
-    report = wait_until(scheduled_reap, 60, interval_s=0.5, what="a scheduled reap of the node")
+    report = wait_until(scheduled_reap, 120, interval_s=0.5, what="a scheduled reap of the node")
     wait_until(lambda: all("Sending due task" in b.text() for b in beats), 90, what="both beats to send")
     assert report["errors"] == []
     for proc in [*beats, worker]:
