@@ -21,42 +21,19 @@ from celery.signals import celeryd_after_setup, celeryd_init, worker_ready, work
 from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.gpu import node_gpu_count
 from tasks import runtime
-from tasks.config import GPU_PROPOSALS_QUEUE, celery_config, check_time_limits, node_queue
+from tasks.broker import patch_ack_after_disconnect
+from tasks.config import GPU_PROPOSALS_QUEUE, check_time_limits, node_queue
 from tasks.lost import publish_running, sweep_lost_pipelines, this_machine, worker_identity
 
 log = logging.getLogger(__name__)
 
 app = Celery("sigma_exec")
-app.config_from_object(celery_config(runtime.settings(), runtime.queue_settings()))
+app.config_from_object("tasks.celeryconfig")  # read lazily, when Celery first needs its configuration
 
 _heartbeat_stop = threading.Event()
 
 
-def _patch_kombu_ack_after_disconnect() -> None:
-    """Make an ack racing a lost Redis connection a recoverable connection error.
-
-    kombu 5.x reads `channel.connection.client` while acking; after the connection was torn down it is
-    None and the AttributeError kills the worker ("Unrecoverable error") during a Redis restart. As a
-    ConnectionError, Celery reconnects instead and the unacked message comes back after the visibility
-    timeout (the stages are idempotent). Tested by tests/faults/test_redis_outage.py.
-    """
-    from kombu.transport import redis as kombu_redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    original = kombu_redis.Channel._connparams
-    if getattr(original, "_sigma_patched", False):
-        return
-
-    def _connparams(self: Any, asynchronous: bool = False) -> Any:
-        if self.connection is None or getattr(self.connection, "client", None) is None:
-            raise RedisConnectionError("broker connection closed while acknowledging; will reconnect")
-        return original(self, asynchronous)
-
-    _connparams._sigma_patched = True  # type: ignore[attr-defined]
-    kombu_redis.Channel._connparams = _connparams
-
-
-_patch_kombu_ack_after_disconnect()
+patch_ack_after_disconnect()
 
 
 class ConfigurationRefused(SystemExit):

@@ -83,7 +83,11 @@ def submit_proposal(
 
 
 def status(proposal_id: str) -> dict[str, Any] | None:
-    """The final outcome of a proposal, an in-flight view (`status` queued/running), or None if unknown."""
+    """The final outcome of a proposal, an in-flight view (`status` queued/running), or None if unknown.
+
+    The in-flight view is the ledger's position: the stage actually queued or running, its node and
+    attempt; it answers for as long as the submission lives (OUTCOME_TTL_SECONDS).
+    """
     store = runtime.store()
     outcome = store.outcome(proposal_id)
     if outcome is not None:
@@ -91,19 +95,22 @@ def status(proposal_id: str) -> dict[str, Any] | None:
     pipeline_id = store.pipeline_of(proposal_id)
     if pipeline_id is None:
         return None
-    lease = store.lease(pipeline_id)
+    position = store.position(pipeline_id)
+    if position is None:
+        return {"proposal_id": proposal_id, "pipeline_id": pipeline_id, "status": "queued", "stage": None, "node": None}
     return {
         "proposal_id": proposal_id,
         "pipeline_id": pipeline_id,
-        "status": "running" if lease else "queued",
-        "stage": lease.get("stage") if lease else None,
-        "node": lease.get("node") if lease else None,
+        "status": str(position.state),
+        "stage": position.stage,
+        "node": position.node or None,
+        "attempt": position.attempt,
     }
 
 
 def _current_stage(result: AsyncResult) -> dict[str, Any] | None:
     lease = runtime.store().lease(result.id)
-    if not lease:
+    if not lease or lease.get("state") != "running":
         return None
     info = dict(lease)
     stage_result = app.AsyncResult(lease.get("task_id") or result.id)

@@ -45,6 +45,9 @@ class QueueSettings(BaseSettings):
     LOST_PIPELINE_GRACE_SECONDS: int = Field(60, ge=1, description="a pending proposal is checked after this")
     LOST_PIPELINE_CONFIRM_SECONDS: int = Field(30, ge=0, description="found nowhere twice this far apart: lost")
     LOST_PIPELINE_RERUNS: int = Field(1, ge=0, description="a lost pipeline is sent again this often, then error")
+    NODE_LOST_SECONDS: int | None = Field(
+        None, ge=1, description="a node silent this long is lost: its queued stages re-run elsewhere (3 heartbeats + 5)"
+    )
 
 
 @dataclass(frozen=True)

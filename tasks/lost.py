@@ -1,18 +1,26 @@
-"""Lost pipelines: every submitted proposal reaches a terminal state, even when its message vanished.
+"""Lost pipelines: every submitted proposal reaches a terminal state, from our own ledger alone.
 
 kombu's Redis transport takes a message off its queue (BRPOP) and records it as unacknowledged in a
-second round trip; a broker restart between the two loses the message for good, and with it the
-pipeline. So `submit_proposal` records each proposal as pending (with its proposal and queue) until
-its outcome is recorded, and this sweep, run by every worker's heartbeat thread (one at a time, under
-a Redis lock), looks at the pending proposals past `LOST_PIPELINE_GRACE_SECONDS`:
+second round trip; a broker restart between the two loses it for good. A worker killed whole leaves
+its stage unacknowledged until the visibility timeout (20 minutes by default). A node whose engine
+and worker die together leaves its next stages on a queue nobody consumes. None of that is read out
+of the broker: `submit_proposal` records each proposal as pending, and every pipeline keeps its
+position in the ledger (`tasks.store.Position`: attempt, stage, queued or running, node, worker).
+This sweep, run by every worker's heartbeat thread (one at a time, under a Redis lock), judges each
+pending proposal from that ledger (`judge`):
 
-- its pipeline holds a lease, or a message of it is queued (any queue, any priority), unacknowledged,
-  or held in a live worker's memory: alive;
-- found nowhere: a suspect; found nowhere again at least `LOST_PIPELINE_CONFIRM_SECONDS` later: lost.
+- a live worker holds its messages in memory (published every heartbeat): alive;
+- running on a worker whose sign of life expired (or whose process is gone on this machine): lost;
+- queued on the node queue of a node not heard from for `NODE_LOST_SECONDS`: lost (the node is gone);
+- queued within `LOST_PIPELINE_GRACE_SECONDS`, or on a queue that still holds messages: alive;
+- otherwise found nowhere: a suspect; found nowhere again `LOST_PIPELINE_CONFIRM_SECONDS` later: lost.
 
-A lost pipeline is sent again under the same id (the caller's `AsyncResult` stays valid) up to
-`LOST_PIPELINE_RERUNS` times, then ends `error` naming what happened. The outcome is recorded once
-per pipeline (`PipelineStore.finish`), so a pipeline that comes back after all cannot record twice.
+A lost pipeline is sent again from create under the same id (the caller's `AsyncResult` stays valid)
+as a new attempt, up to `LOST_PIPELINE_RERUNS` times, then ends `error` naming what happened. The
+attempt fences: every message of an older attempt (a dead node's leftovers once it returns, a late
+copy the broker restores after its visibility timeout) does nothing, and the outcome is recorded once
+per pipeline (`PipelineStore.finish`). The only question put to the broker is how many messages wait
+on a queue (`tasks.broker.queue_length`, kombu's public API).
 """
 
 from __future__ import annotations
@@ -23,28 +31,26 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
-from tasks.store import ORPHAN_SUSPECTS_KEY, PREFIX, PipelineStore
+from tasks.config import NODE_QUEUE_PREFIX
+from tasks.store import PREFIX, PipelineStore, Position, PositionState
 
 log = logging.getLogger(__name__)
 
 SWEEP_LOCK: Final = "lost-sweep-lock"
 SWEEP_LOCK_TTL_MS: Final = 120_000
 SWEEP_DUE: Final = "lost-sweep-due"  # rate limit: set for one heartbeat interval by the sweep that ran
-# kombu's Redis transport layout (kombu.transport.redis.Channel): queue keys, priorities, unacked hash.
-KOMBU_SEP: Final = "\x06\x16"
-KOMBU_PRIORITY_STEPS: Final = (0, 3, 6, 9)
-KOMBU_UNACKED: Final = "unacked"
-KOMBU_UNACKED_INDEX: Final = "unacked_index"
-KOMBU_BINDINGS: Final = "_kombu.binding.*"
 
-Resubmit = Callable[[str, dict[str, Any], str, int], None]  # pipeline id, proposal, queue, re-run number
+Resubmit = Callable[[str, dict[str, Any], str, int], None]  # pipeline id, proposal, queue, attempt
 EndLost = Callable[[str, dict[str, Any], str], None]  # pipeline id, proposal, reason
+QueueLength = Callable[[str], int]
 
 
 class LostSweep(BaseModel):
@@ -56,69 +62,76 @@ class LostSweep(BaseModel):
     rerun: list[str] = Field(default_factory=list)
     ended: list[str] = Field(default_factory=list)
     dropped: list[str] = Field(default_factory=list)
-    restored: list[str] = Field(default_factory=list)  # delivery tags put back on their queue
+    workers_gone: list[str] = Field(default_factory=list)  # this machine's dead worker processes, forgotten
+    causes: dict[str, str] = Field(default_factory=dict)  # proposal id -> why it was judged lost
     skipped: str | None = None
 
 
-def _headers(raw: str | bytes) -> dict[str, Any]:
-    """The headers of one serialized kombu message or unacked entry (empty for anything unreadable)."""
-    try:
-        message = json.loads(raw)
-    except ValueError:
-        return {}
-    if isinstance(message, list) and message:  # the unacked hash stores [message, exchange, routing key]
-        message = message[0]
-    headers = message.get("headers") if isinstance(message, dict) else None
-    return headers if isinstance(headers, dict) else {}
+class Liveness(StrEnum):
+    ALIVE = "alive"
+    SUSPECT = "suspect"  # found nowhere once: lost if found nowhere again after the confirmation
+    LOST = "lost"  # certain now (its worker or its node is gone)
 
 
-def message_ids(raw: str | bytes) -> set[str]:
-    """Task id and root id of one serialized kombu message (empty for anything unreadable)."""
-    headers = _headers(raw)
-    return {str(headers[k]) for k in ("id", "root_id") if headers.get(k)}
+@dataclass(frozen=True)
+class Judgement:
+    liveness: Liveness
+    cause: str = ""
 
 
-def queue_keys(queue_names: Iterable[str]) -> list[str]:
-    """Every Redis list kombu uses for these queues (one per priority step)."""
-    keys = []
-    for queue in sorted(set(queue_names)):
-        keys.extend(queue if pri == 0 else f"{queue}{KOMBU_SEP}{pri}" for pri in KOMBU_PRIORITY_STEPS)
-    return keys
+@dataclass(frozen=True)
+class SweepRules:
+    grace_s: float
+    confirm_s: float
+    node_lost_s: float
+    running_ttl_s: float  # how long a stage that just started may go unpublished by its worker
+    max_reruns: int
 
 
-def declared_queues(store: PipelineStore) -> set[str]:
-    """Queue names from kombu's bindings plus the node queues of every node that ever registered."""
-    from tasks.config import GPU_PROPOSALS_QUEUE, PROPOSALS_QUEUE, node_queue
+@dataclass(frozen=True)
+class Cluster:
+    """What the ledger says of the cluster right now."""
 
-    client = store.redis
-    names = {PROPOSALS_QUEUE, GPU_PROPOSALS_QUEUE}
-    names.update(node_queue(str(node)) for node in client.zrange(f"{PREFIX}nodes", 0, -1))
-    for key in client.scan_iter(match=KOMBU_BINDINGS, count=500):
-        for member in client.smembers(key):
-            names.add(str(member).split(KOMBU_SEP)[-1])
-    return names
+    held: frozenset[str]  # task and root ids live workers hold in memory
+    workers: frozenset[str]  # identities of live workers
+    nodes: dict[str, float]  # node -> last heartbeat
 
 
-def ids_in_broker(store: PipelineStore) -> set[str]:
-    """Ids of every message queued or unacknowledged, then of every request a live worker holds.
+def node_of_queue(queue: str) -> str | None:
+    return queue.removeprefix(NODE_QUEUE_PREFIX) if queue.startswith(NODE_QUEUE_PREFIX) else None
 
-    Read in the direction messages move (queue → unacked → worker) so that one moving along is seen.
-    """
-    client, found = store.redis, set()
-    for key in queue_keys(declared_queues(store)):
-        for raw in client.lrange(key, 0, -1):
-            found |= message_ids(raw)
-    for raw in client.hvals(KOMBU_UNACKED):
-        found |= message_ids(raw)
-    return found | store.running_ids()
+
+def judge(
+    pipeline_id: str, position: Position, cluster: Cluster, queue_length: QueueLength, rules: SweepRules, now: float
+) -> Judgement:
+    """Whether one pending pipeline is alive, a suspect, or lost (see the module docstring). Pure."""
+    stage = f"its {position.stage} stage"
+    if pipeline_id in cluster.held:
+        return Judgement(Liveness.ALIVE)
+    if position.state == PositionState.RUNNING:
+        if position.worker and position.worker not in cluster.workers:
+            return Judgement(Liveness.LOST, f"worker {position.worker} died while running {stage}")
+        if now - position.since < rules.running_ttl_s:
+            return Judgement(Liveness.ALIVE)
+        return Judgement(Liveness.SUSPECT, f"{stage} was running, but no live worker holds it")
+    node = node_of_queue(position.queue)
+    if node is not None:
+        last = cluster.nodes.get(node)
+        if last is None or now - last > rules.node_lost_s:
+            silent = "never registered" if last is None else f"no heartbeat for {now - last:.0f}s"
+            return Judgement(Liveness.LOST, f"node {node} lost ({silent}) while {stage} was queued on it")
+    if now - position.since < rules.grace_s:
+        return Judgement(Liveness.ALIVE)
+    if position.queue and queue_length(position.queue) > 0:
+        return Judgement(Liveness.ALIVE)  # waiting behind others: ours may be among them
+    return Judgement(Liveness.SUSPECT, f"no message of {stage} was left in the broker (e.g. after a Redis restart)")
 
 
 def sweep(
     store: PipelineStore,
     *,
-    grace_s: float,
-    confirm_s: float,
-    max_reruns: int,
+    rules: SweepRules,
+    queue_length: QueueLength,
     resubmit: Resubmit,
     end_lost: EndLost,
     now: float | None = None,
@@ -130,23 +143,44 @@ def sweep(
         if not held:
             report.skipped = "another sweep holds the lock"
             return report
-        candidates = _candidates(store, store.pending_since(now - grace_s), report)
+        candidates = _candidates(store, store.pending_since(now), report)
         if not candidates:
             return report
-        leased, _done = store.pipeline_liveness(s["pipeline_id"] for s in candidates.values())
-        # The broker is read only for pipelines without a lease (the usual sweep reads nothing more).
-        seen = ids_in_broker(store) if any(s["pipeline_id"] not in leased for s in candidates.values()) else set()
-        found = seen | leased
-        alive = {prop for prop, sub in candidates.items() if sub["pipeline_id"] in found}
-        report.alive = len(alive)
-        store.clear_suspects(alive)
-        first_seen = store.suspect((p for p in candidates if p not in alive), now)
-        for proposal_id, since in sorted(first_seen.items()):
-            if now - since < confirm_s:
+        workers = frozenset(store.running_workers())
+        cluster = Cluster(held=frozenset(store.running_ids()), workers=workers, nodes=store.node_heartbeats())
+        positions = store.positions(s["pipeline_id"] for s in candidates.values())
+        lengths: dict[str, int] = {}
+
+        def cached_length(queue: str) -> int:
+            if queue not in lengths:
+                lengths[queue] = queue_length(queue)
+            return lengths[queue]
+
+        suspects: dict[str, str] = {}
+        for proposal_id, submission in sorted(candidates.items()):
+            pipeline_id = submission["pipeline_id"]
+            position = positions.get(pipeline_id) or _submitted_position(store, proposal_id, submission)
+            verdict = judge(pipeline_id, position, cluster, cached_length, rules, now)
+            if verdict.liveness == Liveness.ALIVE:
+                report.alive += 1
+            elif verdict.liveness == Liveness.SUSPECT:
+                suspects[proposal_id] = verdict.cause
+            else:
+                _act_on_lost(store, proposal_id, submission, verdict.cause, rules, resubmit, end_lost, report, now)
+        store.clear_suspects(p for p in candidates if p not in suspects)
+        for proposal_id, since in sorted(store.suspect(suspects, now).items()):
+            if now - since < rules.confirm_s:
                 report.suspects.append(proposal_id)
                 continue
-            _act_on_lost(store, proposal_id, candidates[proposal_id], max_reruns, resubmit, end_lost, report, now)
+            cause = suspects[proposal_id]
+            _act_on_lost(store, proposal_id, candidates[proposal_id], cause, rules, resubmit, end_lost, report, now)
     return report
+
+
+def _submitted_position(store: PipelineStore, proposal_id: str, submission: dict[str, str]) -> Position:
+    """A pending proposal without a position (recorded before positions existed): queued at create."""
+    pending = store.pending_score(proposal_id) or 0.0
+    return Position(proposal_id=proposal_id, queue=submission.get("queue") or "", since=pending)
 
 
 def _candidates(store: PipelineStore, proposal_ids: list[str], report: LostSweep) -> dict[str, dict[str, str]]:
@@ -155,7 +189,7 @@ def _candidates(store: PipelineStore, proposal_ids: list[str], report: LostSweep
     candidates = {}
     for proposal_id in proposal_ids:
         submission = store.submission(proposal_id)
-        if submission is None or store.redis.exists(f"{PREFIX}done:{submission.get('pipeline_id', '')}"):
+        if submission is None or store.finished(submission.get("pipeline_id", "")):
             store.drop_pending(proposal_id)
             report.dropped.append(proposal_id)
             continue
@@ -167,7 +201,8 @@ def _act_on_lost(
     store: PipelineStore,
     proposal_id: str,
     submission: dict[str, str],
-    max_reruns: int,
+    cause: str,
+    rules: SweepRules,
     resubmit: Resubmit,
     end_lost: EndLost,
     report: LostSweep,
@@ -176,25 +211,27 @@ def _act_on_lost(
     pipeline_id, proposal = submission["pipeline_id"], json.loads(submission["proposal"])
     reruns = int(submission.get("reruns") or 0)
     rerunnable = submission.get("rerunnable", "1") == "1"
-    if reruns < max_reruns and rerunnable:
-        count = store.note_rerun(proposal_id, now)
-        log.warning("pipeline %s of proposal %s was lost; re-run %d", pipeline_id, proposal_id, count)
-        resubmit(pipeline_id, proposal, submission.get("queue") or "", count)
+    queue = submission.get("queue") or ""
+    report.causes[proposal_id] = cause
+    if reruns < rules.max_reruns and rerunnable:
+        attempt = store.note_rerun(proposal_id, pipeline_id, queue, store.submission_ttl(proposal_id), now)
+        log.warning("pipeline %s of proposal %s was lost (%s); re-run %d", pipeline_id, proposal_id, cause, attempt)
+        resubmit(pipeline_id, proposal, queue, attempt)
         report.rerun.append(proposal_id)
         return
     reason = (
-        f"pipeline lost: no message of pipeline {pipeline_id} was left in the broker (e.g. after a Redis restart)"
+        f"pipeline lost: {cause}"
         + (f", also after {reruns} re-run(s)" if reruns else "")
         + ("" if rerunnable else " (its change set was too large to keep for a re-run)")
         + "; submit the proposal again"
     )
-    log.error("proposal %s: %s", proposal_id, reason)
+    log.error("proposal %s (pipeline %s): %s", proposal_id, pipeline_id, reason)
     end_lost(pipeline_id, proposal, reason)
     store.drop_pending(proposal_id)
     report.ended.append(proposal_id)
 
 
-# ---- messages held by a dead worker -------------------------------------------------------------
+# ---- worker processes -------------------------------------------------------------------------
 def worker_identity(celery_hostname: str, machine: str, pid: int) -> str:
     """A worker process's identity: unique even when two workers share a Celery host name."""
     return f"{celery_hostname}#{machine}#{pid}"
@@ -219,7 +256,7 @@ def process_alive(pid: int) -> bool:
 
 
 def forget_dead_local_workers(store: PipelineStore, machine: str) -> list[str]:
-    """Workers of this machine whose process is gone no longer count as holding anything (no TTL wait)."""
+    """Workers of this machine whose process is gone no longer count as alive (no TTL wait)."""
     dead = []
     for identity in store.running_workers():
         parts = identity.rsplit("#", 2)
@@ -229,62 +266,28 @@ def forget_dead_local_workers(store: PipelineStore, machine: str) -> list[str]:
     return dead
 
 
-def restore_orphans(
-    store: PipelineStore, restore: Callable[[str], None], *, now: float, min_age_s: float, confirm_s: float
-) -> list[str]:
-    """Put unacknowledged messages that no live worker holds back on their queue; returns their tags.
-
-    A worker killed as a whole (main process and pool) leaves its messages unacknowledged until the
-    visibility timeout, which must outlast the longest stage (20 minutes by default). A message
-    delivered more than `min_age_s` ago (live workers publish what they hold more often than that)
-    and held by no live worker in two sweeps `confirm_s` apart goes back now, as the visibility
-    timeout would do later: the stage runs again (its delivery counter stops a poison message).
-    """
-    held = store.running_ids()
-    client, orphans = store.redis, []
-    for tag in client.zrangebyscore(KOMBU_UNACKED_INDEX, "-inf", now - min_age_s):
-        raw = client.hget(KOMBU_UNACKED, tag)
-        if raw is not None and task_id_of(raw) not in held:
-            orphans.append(str(tag))
-    gone = set(store.suspects(ORPHAN_SUSPECTS_KEY)) - set(orphans)
-    store.clear_suspects(gone, key=ORPHAN_SUSPECTS_KEY)
-    restored = []
-    for tag, since in sorted(store.suspect(orphans, now, key=ORPHAN_SUSPECTS_KEY).items()):
-        if now - since >= confirm_s:
-            restore(tag)
-            store.clear_suspects([tag], key=ORPHAN_SUSPECTS_KEY)
-            restored.append(tag)
-    return restored
-
-
-def restore_held_by(store: PipelineStore, dead: Iterable[str], restore: Callable[[str], None]) -> list[str]:
-    """Put back at once the stage messages whose lease names a worker known dead; returns their tags."""
-    dead = set(dead)
-    if not dead:
-        return []
-    client, wanted = store.redis, set()
-    for key in client.scan_iter(match=f"{PREFIX}pipeline:*", count=500):
-        worker, task_id = client.hmget(key, "worker", "task_id")
-        if worker in dead and task_id:
-            wanted.add(str(task_id))
-    tags = [str(tag) for tag, raw in client.hgetall(KOMBU_UNACKED).items() if task_id_of(raw) in wanted]
-    for tag in tags:
-        restore(tag)
-    return tags
-
-
-def task_id_of(raw: str | bytes) -> str:
-    """The task id of one unacked entry ('' when unreadable)."""
-    return str(_headers(raw).get("id") or "")
+def rules_from(queue: Any) -> SweepRules:
+    """The sweep's rules from the queue settings (`tasks.config.QueueSettings`)."""
+    heartbeat = queue.NODE_HEARTBEAT_SECONDS
+    return SweepRules(
+        grace_s=queue.LOST_PIPELINE_GRACE_SECONDS,
+        # A confirmation spans a whole heartbeat: a live worker whose holdings expired (Redis outage) republishes.
+        confirm_s=max(queue.LOST_PIPELINE_CONFIRM_SECONDS, heartbeat + 5),
+        node_lost_s=queue.NODE_LOST_SECONDS or 3 * heartbeat + 5,
+        running_ttl_s=running_ttl_s(heartbeat),
+        max_reruns=queue.LOST_PIPELINE_RERUNS,
+    )
 
 
 def sweep_lost_pipelines(now: float | None = None, *, force: bool = False) -> LostSweep:
     """Run one sweep with this process's settings, re-running through Celery (see the module docstring).
 
-    Puts back the messages of dead workers first, then looks for lost pipelines. At most one sweep
+    Forgets this machine's dead workers first, then judges every pending proposal. At most one sweep
     per heartbeat interval runs across the cluster unless `force` (`sigma-exec reap`).
     """
     from tasks import runtime
+    from tasks.app import app
+    from tasks.broker import queue_length
     from tasks.stages import create, end_pipeline
 
     queue = runtime.queue_settings()
@@ -294,48 +297,30 @@ def sweep_lost_pipelines(now: float | None = None, *, force: bool = False) -> Lo
     due_ms = max(1, queue.NODE_HEARTBEAT_SECONDS * 1000 - 500)
     if not store.redis.set(f"{PREFIX}{SWEEP_DUE}", "1", nx=True, px=due_ms) and not force:
         return LostSweep(skipped="swept within this heartbeat interval")
-    # A confirmation spans a whole heartbeat: a live worker whose holdings expired (Redis outage) republishes.
-    confirm_s = max(queue.LOST_PIPELINE_CONFIRM_SECONDS, queue.NODE_HEARTBEAT_SECONDS + 5)
     dead = forget_dead_local_workers(store, this_machine())
-    restored = restore_held_by(store, dead, _restore_with_kombu) + restore_orphans(
-        store,
-        _restore_with_kombu,
-        now=now,
-        min_age_s=running_ttl_s(queue.NODE_HEARTBEAT_SECONDS),
-        confirm_s=confirm_s,
-    )
-    if dead or restored:
-        log.warning("workers gone: %s; their unacknowledged messages put back: %s", dead, restored)
+    if dead:
+        log.warning("worker processes gone: %s", dead)
 
-    def resubmit(pipeline_id: str, proposal: dict[str, Any], queue_name: str, rerun: int) -> None:
+    def resubmit(pipeline_id: str, proposal: dict[str, Any], queue_name: str, attempt: int) -> None:
         options: dict[str, Any] = {"queue": queue_name} if queue_name else {}
-        create.apply_async(args=[proposal], kwargs={"rerun": rerun}, task_id=pipeline_id, **options)
+        create.apply_async(args=[proposal], kwargs={"rerun": attempt}, task_id=pipeline_id, **options)
 
     report = sweep(
         store,
-        grace_s=queue.LOST_PIPELINE_GRACE_SECONDS,
-        confirm_s=confirm_s,
-        max_reruns=queue.LOST_PIPELINE_RERUNS,
+        rules=rules_from(queue),
+        queue_length=lambda name: queue_length(app, name),
         resubmit=resubmit,
         end_lost=end_pipeline,
         now=now,
     )
-    report.restored = restored
+    report.workers_gone = dead
     if report.rerun or report.ended or report.suspects:
         log.warning("lost-pipeline sweep: %s", report.model_dump_json())
-    if report.ended:  # their sandboxes (on whichever node) may go now that the pipelines are done
+    if report.ended:  # their sandboxes (on whichever node) may go now; a re-run's go when it finishes
         from tasks.reaping import reap_all_nodes
 
         reap_all_nodes.apply_async()
     return report
-
-
-def _restore_with_kombu(tag: str) -> None:
-    """kombu's own restore (as its visibility-timeout restore does): back on the queue, out of unacked."""
-    from tasks.app import app
-
-    with app.connection_for_write() as connection:
-        connection.default_channel.qos.restore_by_tag(tag)
 
 
 def running_ttl_s(heartbeat_s: int) -> int:

@@ -21,6 +21,7 @@ from typing import Any, Final, TypeVar
 
 from celery import Task, chain
 from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
@@ -41,8 +42,9 @@ from sigma_exec.pipeline import (
 )
 from tasks import runtime
 from tasks.app import app
-from tasks.config import node_queue
+from tasks.config import PROPOSALS_QUEUE, node_queue
 from tasks.outcome_bounds import bound_outcome, truncate
+from tasks.store import PositionState
 
 T = TypeVar("T")
 
@@ -50,33 +52,49 @@ log = logging.getLogger(__name__)
 
 REAP_AFTER_FAILURE_S: Final = 20  # after a pipeline ends in error or without cleanup, its node is reaped
 StageStep = Callable[[DockerExecutor, PipelineState], PipelineState]
+ORDER: Final = (Stage.CREATE, Stage.BASELINE, Stage.APPLY, Stage.TEST, Stage.BUILD, Stage.CLEANUP)
 
 
 class Envelope(BaseModel):
-    """What one stage hands the next: the pipeline's state plus where its container lives."""
+    """What one stage hands the next: the pipeline's state, where its container lives, and its attempt."""
 
     pipeline_id: str
     origin_node: str
     state: PipelineState
+    attempt: int = 0  # the ledger's fencing token: a re-run of a lost pipeline is a new attempt
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
 
 class StageTask(Task):
-    """Policy shared by every stage: late acks, requeue on a lost worker, back-off on RetryableError."""
+    """Policy shared by every stage: late acks, requeue on a lost worker, back-off on RetryableError.
 
-    autoretry_for = (RetryableError,)
-    retry_backoff = 2
-    retry_backoff_max = runtime.queue_settings().CELERY_RETRY_BACKOFF_MAX
-    retry_jitter = True
-    max_retries = runtime.queue_settings().CELERY_MAX_RETRIES
+    Retries are counted and spaced by `run_stage` from the settings read when a stage runs (never at import).
+    """
+
     acks_late = True
     reject_on_worker_lost = True
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if isinstance(exc, TimeLimitExceeded) and args:
-            _rescue_after_hard_limit(self.name, task_id, args[0], float(exc.args[0]) if exc.args else 0.0)
+            attempt = int((kwargs or {}).get("rerun") or 0)
+            _rescue_after_hard_limit(self.name, task_id, args[0], float(exc.args[0]) if exc.args else 0.0, attempt)
+
+
+def _max_retries() -> int:
+    return runtime.queue_settings().CELERY_MAX_RETRIES
+
+
+def _retry(task: Task, exc: RetryableError) -> Exception:
+    """The Retry to raise: exponential back-off with full jitter, capped by CELERY_RETRY_BACKOFF_MAX."""
+    countdown = get_exponential_backoff_interval(
+        factor=2,
+        retries=task.request.retries,
+        maximum=runtime.queue_settings().CELERY_RETRY_BACKOFF_MAX,
+        full_jitter=True,
+    )
+    return task.retry(exc=exc, countdown=countdown, max_retries=_max_retries())  # type: ignore[no-any-return]
 
 
 def _unavailable(exc: RetryableError) -> str:
@@ -123,31 +141,91 @@ def _with_broker(fn: Callable[[], T], attempts: int = 12, cap_s: float = 5.0) ->
     raise AssertionError("unreachable")
 
 
+def _position_ttl_s() -> int:
+    """A position lives as long as the submission it belongs to (so `status` answers all along)."""
+    return runtime.queue_settings().OUTCOME_TTL_SECONDS
+
+
+def _fenced(env: Envelope, stage: Stage) -> str | None:
+    """Why this message must do nothing (an older attempt, a stage already passed, a finished pipeline)."""
+    store = runtime.store()
+    if _with_broker(lambda: store.finished(env.pipeline_id)):
+        return "the pipeline has finished"
+    position = _with_broker(lambda: store.position(env.pipeline_id))
+    if position is None:
+        return None
+    if position.attempt != env.attempt:
+        return f"attempt {env.attempt} was superseded by attempt {position.attempt}"
+    if position.stage in ORDER and ORDER.index(Stage(position.stage)) > ORDER.index(stage):
+        return f"the pipeline is past the {stage} stage (now {position.stage})"
+    return None
+
+
+def _ignore_stale(task: Task, env: Envelope, stage: Stage) -> None:
+    reason = _fenced(env, stage)
+    if reason is not None:
+        log.warning("pipeline %s: %s message %s does nothing: %s", env.pipeline_id, stage, task.request.id, reason)
+        raise Ignore()
+
+
+def _advance(env: Envelope, stage: Stage, following: Stage | None = None) -> None:
+    """Record in the ledger that the next stage is queued on the sandbox's node (before it is sent)."""
+    following = following or ORDER[ORDER.index(stage) + 1]
+    moved = _with_broker(
+        lambda: runtime.store().move(
+            env.pipeline_id,
+            env.attempt,
+            _position_ttl_s(),
+            proposal_id=env.state.proposal.proposal_id,
+            stage=str(following),
+            state=str(PositionState.QUEUED),
+            queue=node_queue(env.origin_node),
+            node=env.origin_node,
+            worker="",
+            task_id="",
+        )
+    )
+    if not moved:
+        log.warning("pipeline %s: attempt %d was fenced off after its %s stage", env.pipeline_id, env.attempt, stage)
+        raise Ignore()
+
+
 def _report(task: Task, env: Envelope, stage: Stage, delivery: int) -> None:
-    """Refresh the pipeline's lease and publish PROGRESS for Flower and `tasks.client.follow`."""
+    """Record the stage as running in the ledger and publish PROGRESS for Flower and `tasks.client.follow`."""
     proposal_id = env.state.proposal.proposal_id
     node = runtime.settings().node
-    _with_broker(
-        lambda: runtime.store().hold_lease(
+    moved = _with_broker(
+        lambda: runtime.store().move(
             env.pipeline_id,
-            runtime.limits().lease_s,
+            env.attempt,
+            _position_ttl_s(),
             proposal_id=proposal_id,
             stage=str(stage),
+            state=str(PositionState.RUNNING),
             task_id=task.request.id or "",
             node=node,
             delivery=delivery,
             worker=runtime.worker_identity(),
         )
     )
+    if not moved:
+        log.warning("pipeline %s: attempt %d was fenced off before its %s stage", env.pipeline_id, env.attempt, stage)
+        raise Ignore()
     meta = {"stage": str(stage), "proposal_id": proposal_id, "pipeline_id": env.pipeline_id, "node": node}
     _with_broker(lambda: task.update_state(state="PROGRESS", meta=meta))
 
 
 def run_stage(task: Task, env: Envelope, stage: Stage, step: StageStep) -> Envelope:
-    """One delivery of one stage; errors become data (see the module docstring)."""
+    """One delivery of one stage; errors become data (see the module docstring).
+
+    A message the ledger has fenced off (an older attempt, a stage already passed) raises Ignore.
+    """
     try:
+        _ignore_stale(task, env, stage)
         delivery = _with_broker(
-            lambda: runtime.store().count_delivery(task.request.id or "", task.request.retries, str(stage))
+            lambda: runtime.store().count_delivery(
+                task.request.id or "", task.request.retries, f"{stage}@{env.attempt}"
+            )
         )
         lost = delivery - 1
         if lost >= runtime.queue_settings().CELERY_MAX_DELIVERIES:
@@ -157,10 +235,12 @@ def run_stage(task: Task, env: Envelope, stage: Stage, step: StageStep) -> Envel
         if delivery > 1 and env.state.container_id:  # an earlier delivery's step may still run in there
             runtime.executor().kill_sandbox_processes(env.state.container_id)
         env.state = step(runtime.executor(), env.state)
+    except Ignore:
+        raise
     except RetryableError as exc:
-        if task.request.retries >= (task.max_retries or 0):
+        if task.request.retries >= _max_retries():
             return _give_up(env, stage, _unavailable(exc))
-        raise  # autoretry_for: back-off with jitter
+        raise _retry(task, exc) from exc
     except SoftTimeLimitExceeded:
         return _give_up(env, stage, f"the {stage} stage exceeded its time limit of {runtime.limits().soft_s}s")
     except Exception as exc:
@@ -192,55 +272,60 @@ def _reap_later(node: str) -> None:
 
 
 def _finish(task: Task, env: Envelope) -> dict[str, Any]:
+    """Record the outcome (once per pipeline) and resolve the caller's AsyncResult; Ignore when fenced off."""
     outcome = bound_outcome(decide(env.state, runtime.settings()).model_dump(mode="json"))
     if env.state.status == ProposalStatus.ERROR or not _cleaned(env.state):
         _reap_later(env.origin_node)
     try:
-        return _with_broker(
+        recorded = _with_broker(
             lambda: runtime.store().finish(
                 env.pipeline_id,
                 env.state.proposal.proposal_id,
                 outcome,
                 runtime.queue_settings().OUTCOME_TTL_SECONDS,
+                attempt=env.attempt,
             )
         )
     except RetryableError:
-        if task.request.retries < (task.max_retries or 0):
+        if task.request.retries < _max_retries():
             raise
         log.exception("pipeline %s: outcome not stored in Redis", env.pipeline_id)
-    return outcome
+        return outcome
+    if recorded is None:  # a re-run took over: its own outcome resolves the AsyncResult
+        log.warning("pipeline %s: attempt %d finished after it was fenced off", env.pipeline_id, env.attempt)
+        raise Ignore()
+    if env.attempt:  # a lost attempt may have left a sandbox on another node: every node reaps it now
+        with contextlib.suppress(Exception):
+            app.send_task("sigma.reap_all_nodes", queue=PROPOSALS_QUEUE)
+    return recorded
 
 
 def _remove_leftovers(pipeline_id: str) -> None:
-    """An earlier delivery of create may have left a container; the name would collide."""
+    """An earlier delivery or attempt of create may have left a container here; the name would collide."""
     runtime.executor().remove_pipeline_sandboxes(pipeline_id)
-
-
-def _chain_already_sent(pipeline_id: str) -> bool:
-    lease = runtime.store().lease(pipeline_id) or {}
-    return lease.get("stage", str(Stage.CREATE)) != str(Stage.CREATE)
 
 
 @app.task(bind=True, base=StageTask, name="sigma.create")
 def create(self: Task, proposal: dict[str, Any], rerun: int = 0) -> dict[str, Any]:
     """Create the sandbox, then hand the rest of the pipeline to this node's queue.
 
-    `rerun` counts how often `tasks.lost` sent a lost pipeline again (under the same id).
+    `rerun` is the attempt: how often `tasks.lost` sent a lost pipeline again (under the same id).
     """
     pipeline_id = self.request.id or ""
     node = runtime.settings().node
     env = Envelope(
         pipeline_id=pipeline_id,
         origin_node=node,
+        attempt=rerun,
         state=PipelineState(proposal=Proposal.model_validate(proposal), node=node),
     )
-    if runtime.store().lease(pipeline_id):  # an earlier delivery or attempt got this far
-        if _chain_already_sent(pipeline_id):
-            raise Ignore()  # an earlier delivery already handed over to the node queue
-        with contextlib.suppress(Exception):
-            _remove_leftovers(pipeline_id)
-    elif rerun:  # the lost run may have left a sandbox here (elsewhere: the reaper, once this one ends)
-        with contextlib.suppress(Exception):
+    reason = _fenced(env, Stage.CREATE)
+    if reason is not None:  # an older attempt, or an earlier delivery already handed over to the node queue
+        log.warning("pipeline %s: create message does nothing: %s", pipeline_id, reason)
+        raise Ignore()
+    position = runtime.store().position(pipeline_id)
+    if rerun or (position is not None and position.state == PositionState.RUNNING):
+        with contextlib.suppress(Exception):  # an earlier delivery or attempt got this far on this node
             _remove_leftovers(pipeline_id)
 
     env = run_stage(self, env, Stage.CREATE, lambda ex, st: stage_create(ex, st, pipeline_id=pipeline_id))
@@ -256,6 +341,7 @@ def create(self: Task, proposal: dict[str, Any], rerun: int = 0) -> dict[str, An
         run_build.s().set(queue=queue),
         cleanup.s().set(queue=queue),
     )
+    _advance(env, Stage.CREATE)
     return self.replace(rest)  # type: ignore[no-any-return]
 
 
@@ -267,7 +353,9 @@ def run_baseline(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     def step(executor: DockerExecutor, state: PipelineState) -> PipelineState:
         return stage_baseline(executor, state, runtime.settings(), runtime.baselines())
 
-    return run_stage(self, env, Stage.BASELINE, step).dump()
+    env = run_stage(self, env, Stage.BASELINE, step)
+    _advance(env, Stage.BASELINE)
+    return env.dump()
 
 
 @app.task(bind=True, base=StageTask, name="sigma.apply", ignore_result=True)
@@ -276,19 +364,24 @@ def apply_changes(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     env = run_stage(self, env, Stage.APPLY, lambda ex, st: stage_apply(ex, st, runtime.settings()))
     # The batch (up to MAX_CHANGE_MB) is written now: later messages need not carry it.
     env.state.proposal = env.state.proposal.model_copy(update={"changes": []})
+    _advance(env, Stage.APPLY)
     return env.dump()
 
 
 @app.task(bind=True, base=StageTask, name="sigma.test", ignore_result=True)
 def run_tests(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     env = _pinned(self, envelope)
-    return run_stage(self, env, Stage.TEST, lambda ex, st: stage_test(ex, st, runtime.settings())).dump()
+    env = run_stage(self, env, Stage.TEST, lambda ex, st: stage_test(ex, st, runtime.settings()))
+    _advance(env, Stage.TEST)
+    return env.dump()
 
 
 @app.task(bind=True, base=StageTask, name="sigma.build", ignore_result=True)
 def run_build(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     env = _pinned(self, envelope)
-    return run_stage(self, env, Stage.BUILD, lambda ex, st: stage_build(ex, st, runtime.settings())).dump()
+    env = run_stage(self, env, Stage.BUILD, lambda ex, st: stage_build(ex, st, runtime.settings()))
+    _advance(env, Stage.BUILD)
+    return env.dump()
 
 
 @app.task(bind=True, base=StageTask, name="sigma.cleanup")
@@ -297,21 +390,26 @@ def cleanup(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     env = _pinned(self, envelope)
     if not _cleaned(env.state):
         env = run_stage(self, env, Stage.CLEANUP, lambda _ex, st: stage_cleanup(runtime.executor(require=False), st))
+    else:
+        _ignore_stale(self, env, Stage.CLEANUP)
     return _finish(self, env)
 
 
-def _rescue_after_hard_limit(task_name: str, task_id: str, raw: Any, limit_s: float) -> None:
+def _rescue_after_hard_limit(task_name: str, task_id: str, raw: Any, limit_s: float, attempt: int) -> None:
     """Runs in the worker's main process: the child was killed, so finish the pipeline from here."""
     try:
         if task_name == create.name:  # no container id is known: the reaper removes what create left
             node = runtime.settings().node
             state = PipelineState(proposal=Proposal.model_validate(raw), node=node)
-            env = Envelope(pipeline_id=task_id, origin_node=node, state=state)
+            env = Envelope(pipeline_id=task_id, origin_node=node, state=state, attempt=attempt)
         else:
             env = Envelope.model_validate(raw)
         env.state.status = ProposalStatus.ERROR
         env.state.error = f"{task_name} exceeded its hard time limit of {limit_s:.0f}s"
+        _advance(env, Stage.CREATE, following=Stage.CLEANUP)  # the ledger: cleanup is queued now
         cleanup.apply_async(args=[env.dump()], task_id=env.pipeline_id, queue=node_queue(env.origin_node))
+    except Ignore:
+        log.warning("pipeline %s was fenced off when %s hit its hard time limit", task_id, task_name)
     except Exception:
         log.exception("could not finish a pipeline after %s hit its hard time limit", task_name)
 
@@ -323,4 +421,4 @@ def end_pipeline(pipeline_id: str, proposal: dict[str, Any], reason: str) -> Non
     recorded = runtime.store().finish(
         pipeline_id, state.proposal.proposal_id, outcome, runtime.queue_settings().OUTCOME_TTL_SECONDS
     )
-    app.backend.mark_as_done(pipeline_id, recorded)
+    app.backend.mark_as_done(pipeline_id, recorded if recorded is not None else outcome)

@@ -5,7 +5,7 @@ Every Redis failure is translated into `BrokerUnavailableError` (retryable).
 
 Keys (all under `sigma:`):
     deliveries:<task id>:<retry>[:<stage>]  INCR + TTL   how often one stage message was started
-    pipeline:<pipeline id>        hash + TTL        lease: a live pipeline's current stage
+    pipeline:<pipeline id>        hash + TTL        position (`Position`): attempt, stage, queued or running, where
     done:<pipeline id>            string + TTL      the pipeline has finished (its containers may go)
     proposal:<proposal id>        string + TTL      the pipeline now running this proposal
     outcome:<proposal id>         JSON + TTL        the final outcome
@@ -14,7 +14,6 @@ Keys (all under `sigma:`):
     lost-suspects                 hash proposal → first time its pipeline was found nowhere
     running:<worker>              set + TTL         task and root ids a live worker holds in memory (its sign of life)
     workers                       set               identities that published `running:` (expired ones pruned)
-    orphan-suspects               hash delivery tag → first time its unacked message was held by no live worker
     nodes                         zset node → last heartbeat (unix s)
     last-reap                     hash node → the node's last reap report (JSON)
     reaper-lock:<node>            string PX         one reaper per node at a time
@@ -30,9 +29,11 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from enum import StrEnum
 from typing import Any, Final
 
 import redis
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sigma_exec.errors import BrokerUnavailableError
 
@@ -63,9 +64,42 @@ def submission_key(proposal_id: str) -> str:
 PENDING_KEY: Final = f"{PREFIX}pending"
 SUSPECTS_KEY: Final = f"{PREFIX}lost-suspects"
 RUNNING_PREFIX: Final = f"{PREFIX}running:"
-ORPHAN_SUSPECTS_KEY: Final = f"{PREFIX}orphan-suspects"
 WORKERS_KEY: Final = f"{PREFIX}workers"
 ALIVE_MEMBER: Final = "@alive"  # keeps a worker's running set present while it holds nothing
+
+
+class PositionState(StrEnum):
+    QUEUED = "queued"  # its message was sent (or is about to be) and no worker has started it
+    RUNNING = "running"  # a worker started it
+
+
+class Position(BaseModel):
+    """Where a pipeline is: the ledger's single record of its liveness (hash `pipeline:<id>`).
+
+    `attempt` fences: a re-run bumps it, and a message of an older attempt (a dead node's leftovers, a
+    message the broker brought back late) does nothing. `stage` is the stage queued or running now.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    proposal_id: str = ""
+    attempt: int = 0
+    stage: str = "create"
+    state: PositionState = PositionState.QUEUED
+    queue: str = ""  # where the stage's message goes (queued) or came from (running)
+    node: str = ""  # the node holding the sandbox ('' before create placed it)
+    worker: str = ""  # the worker process running the stage (running only)
+    task_id: str = ""
+    delivery: int = 0
+    pid: int = 0
+    since: float = 0.0  # when it entered this state
+
+    @classmethod
+    def parse(cls, raw: dict[str, str]) -> Position | None:
+        try:
+            return cls.model_validate(raw)
+        except ValidationError:
+            return None
 
 
 class PipelineStore:
@@ -94,18 +128,72 @@ class PipelineStore:
         return int(count)
 
     # ---- leases -------------------------------------------------------------------------------
-    def hold_lease(self, pipeline_id: str, ttl_s: int, **fields: str | int) -> None:
-        """Mark the pipeline live for `ttl_s` more seconds and record where it is."""
+    def hold_lease(
+        self, pipeline_id: str, ttl_s: int, *, now: float | None = None, **fields: str | int | float
+    ) -> None:
+        """Record where the pipeline is (fields of `Position`) and keep the record `ttl_s` more seconds.
+
+        The proposal's own record (`proposal:<id>`, set at submission with the outcome's lifetime) is
+        left alone, so `status` answers for as long as the submission lives.
+        """
         mapping: dict[Any, Any] = {k: str(v) for k, v in fields.items()}
-        mapping["updated_at"] = f"{time.time():.3f}"
-        mapping["pid"] = str(os.getpid())
+        mapping["since"] = f"{time.time() if now is None else now:.3f}"
+        mapping.setdefault("pid", str(os.getpid()))
         with _translate():
             pipe = self.redis.pipeline()
             pipe.hset(lease_key(pipeline_id), mapping=mapping)
             pipe.expire(lease_key(pipeline_id), ttl_s)
-            if "proposal_id" in fields:
-                pipe.set(f"{PREFIX}proposal:{fields['proposal_id']}", pipeline_id, ex=ttl_s)
             pipe.execute()
+
+    def move(
+        self, pipeline_id: str, attempt: int, ttl_s: int, *, now: float | None = None, **fields: str | int
+    ) -> bool:
+        """Set the pipeline's position if `attempt` is still its attempt; False when fenced off or finished.
+
+        One WATCH transaction: a stage of a superseded attempt can never overwrite the current one.
+        """
+        key, done = lease_key(pipeline_id), f"{PREFIX}done:{pipeline_id}"
+        mapping: dict[Any, Any] = {k: str(v) for k, v in fields.items()}
+        mapping.update(attempt=str(attempt), since=f"{time.time() if now is None else now:.3f}", pid=str(os.getpid()))
+        moved = False
+
+        def transaction(pipe: Any) -> None:
+            nonlocal moved
+            current = pipe.hget(key, "attempt")
+            moved = not pipe.exists(done) and (current is None or str(current) == str(attempt))
+            pipe.multi()
+            if moved:
+                pipe.hset(key, mapping=mapping)
+                pipe.expire(key, ttl_s)
+
+        with _translate():
+            self.redis.transaction(transaction, key, done)
+        return moved
+
+    def position(self, pipeline_id: str) -> Position | None:
+        """The pipeline's position, or None when it has none (finished, never submitted, or expired)."""
+        found = self.lease(pipeline_id)
+        return Position.parse(found) if found else None
+
+    def positions(self, pipeline_ids: Iterable[str]) -> dict[str, Position]:
+        ids = sorted(set(pipeline_ids))
+        if not ids:
+            return {}
+        with _translate():
+            pipe = self.redis.pipeline()
+            for pid in ids:
+                pipe.hgetall(lease_key(pid))
+            found = pipe.execute()
+        parsed = {
+            pid: Position.parse({str(k): str(v) for k, v in raw.items()})
+            for pid, raw in zip(ids, found, strict=True)
+            if raw
+        }
+        return {pid: pos for pid, pos in parsed.items() if pos is not None}
+
+    def finished(self, pipeline_id: str) -> bool:
+        with _translate():
+            return bool(self.redis.exists(f"{PREFIX}done:{pipeline_id}"))
 
     def note_submitted(
         self,
@@ -138,6 +226,17 @@ class PipelineStore:
                 pipe.hset(submission_key(proposal_id), mapping=record)
                 pipe.expire(submission_key(proposal_id), ttl_s)
                 pipe.zadd(PENDING_KEY, {proposal_id: now if now is not None else time.time()})
+            position = {
+                "proposal_id": proposal_id,
+                "attempt": "0",
+                "stage": "create",
+                "state": "queued",
+                "queue": queue,
+            }
+            position["since"] = f"{now if now is not None else time.time():.3f}"
+            pipe.delete(lease_key(pipeline_id))
+            pipe.hset(lease_key(pipeline_id), mapping=position)
+            pipe.expire(lease_key(pipeline_id), ttl_s)
             pipe.execute()
 
     def forget_submission(self, proposal_id: str, pipeline_id: str) -> None:
@@ -145,12 +244,24 @@ class PipelineStore:
         with contextlib.suppress(redis.RedisError):
             if self.redis.hget(submission_key(proposal_id), "pipeline_id") == pipeline_id:
                 self.redis.zrem(PENDING_KEY, proposal_id)
-                self.redis.delete(submission_key(proposal_id))
+                self.redis.delete(submission_key(proposal_id), lease_key(pipeline_id))
 
     def pending_since(self, cutoff: float) -> list[str]:
         """Proposals submitted (or last re-run) before `cutoff` that have no recorded outcome yet."""
         with _translate():
             return [str(p) for p in self.redis.zrangebyscore(PENDING_KEY, "-inf", cutoff)]
+
+    def pending_score(self, proposal_id: str) -> float | None:
+        """When the proposal was submitted or last re-run (None when not pending)."""
+        with _translate():
+            found = self.redis.zscore(PENDING_KEY, proposal_id)
+        return None if found is None else float(found)
+
+    def submission_ttl(self, proposal_id: str, default_s: int = DELIVERY_TTL_S) -> int:
+        """Seconds the submission record has left (a re-run's position lives as long)."""
+        with _translate():
+            left = int(self.redis.ttl(submission_key(proposal_id)))
+        return left if left > 0 else default_s
 
     def submission(self, proposal_id: str) -> dict[str, str] | None:
         with _translate():
@@ -162,15 +273,24 @@ class PipelineStore:
             self.redis.zrem(PENDING_KEY, proposal_id)
             self.redis.hdel(SUSPECTS_KEY, proposal_id)
 
-    def note_rerun(self, proposal_id: str, now: float | None = None) -> int:
-        """Count one more re-run of a lost pipeline and restart its grace period; returns the count."""
+    def note_rerun(self, proposal_id: str, pipeline_id: str, queue: str, ttl_s: int, now: float | None = None) -> int:
+        """Count one more re-run of a lost pipeline; its position becomes a new attempt queued at create.
+
+        Returns the count, which is also the new attempt: every message of an older attempt is fenced off.
+        """
+        now = now if now is not None else time.time()
         with _translate():
             pipe = self.redis.pipeline()
             pipe.hincrby(submission_key(proposal_id), "reruns", 1)
-            pipe.zadd(PENDING_KEY, {proposal_id: now if now is not None else time.time()}, xx=True)
+            pipe.zadd(PENDING_KEY, {proposal_id: now}, xx=True)
             pipe.hdel(SUSPECTS_KEY, proposal_id)
-            count, _, _ = pipe.execute()
-        return int(count)
+            count = int(pipe.execute()[0])
+            position = {"proposal_id": proposal_id, "attempt": str(count), "stage": "create", "state": "queued"}
+            pipe.delete(lease_key(pipeline_id))
+            pipe.hset(lease_key(pipeline_id), mapping={**position, "queue": queue, "since": f"{now:.3f}"})
+            pipe.expire(lease_key(pipeline_id), ttl_s)
+            pipe.execute()
+        return count
 
     def suspect(self, ids: Iterable[str], now: float, key: str = SUSPECTS_KEY) -> dict[str, float]:
         """Note that these were found missing now; returns when each was first noted (kept in hash `key`)."""
@@ -244,8 +364,12 @@ class PipelineStore:
             found = self.redis.get(f"{PREFIX}proposal:{proposal_id}")
         return None if found is None else str(found)
 
-    def pipeline_liveness(self, pipeline_ids: Iterable[str]) -> tuple[set[str], set[str]]:
-        """(live, dead): pipelines holding a lease, and pipelines known to have finished."""
+    def pipeline_liveness(self, pipeline_ids: Iterable[str], node: str | None = None) -> tuple[set[str], set[str]]:
+        """(live, dead): pipelines with a position, and pipelines known to have finished.
+
+        With `node`: a sandbox there belongs to a live pipeline only while the pipeline is placed on that
+        node (or not placed yet); once a re-run placed it elsewhere, the sandbox of the lost run is dead.
+        """
         ids = sorted(set(pipeline_ids))
         if not ids:
             return set(), set()
@@ -253,28 +377,41 @@ class PipelineStore:
             pipe = self.redis.pipeline()
             for pid in ids:
                 pipe.exists(lease_key(pid))
+                pipe.hget(lease_key(pid), "node")
                 pipe.exists(f"{PREFIX}done:{pid}")
             flags = pipe.execute()
-        live = {pid for pid, flag in zip(ids, flags[0::2], strict=True) if flag}
-        dead = {pid for pid, flag in zip(ids, flags[1::2], strict=True) if flag and pid not in live}
+        positioned = {pid for pid, flag in zip(ids, flags[0::3], strict=True) if flag}
+        placed = dict(zip(ids, flags[1::3], strict=True))
+        live = {pid for pid in positioned if node is None or placed[pid] in (None, "", node)}
+        finished = {pid for pid, flag in zip(ids, flags[2::3], strict=True) if flag}
+        dead = (finished | positioned) - live
         return live, dead
 
     # ---- outcomes -----------------------------------------------------------------------------
-    def finish(self, pipeline_id: str, proposal_id: str, outcome: dict[str, Any], ttl_s: int) -> dict[str, Any]:
-        """Record the outcome once per pipeline, drop the lease and mark the pipeline done.
+    def finish(
+        self, pipeline_id: str, proposal_id: str, outcome: dict[str, Any], ttl_s: int, *, attempt: int | None = None
+    ) -> dict[str, Any] | None:
+        """Record the outcome once per pipeline, drop its position and mark the pipeline done.
 
         One WATCH transaction. A second finish of the same pipeline (a redelivered last stage, or a
         pipeline declared lost that came back after all) writes nothing and returns the outcome
-        recorded first, so every view of the proposal agrees. Returns the recorded outcome.
+        recorded first, so every view of the proposal agrees. With `attempt`, a finish from an attempt
+        the ledger has fenced off (the pipeline was re-run meanwhile) writes nothing and returns None.
+        Returns the recorded outcome.
         """
         done = f"{PREFIX}done:{pipeline_id}"
-        recorded: dict[str, Any] = outcome
+        recorded: dict[str, Any] | None = outcome
 
         def transaction(pipe: Any) -> None:
             nonlocal recorded
             if pipe.exists(done):
                 raw = pipe.get(outcome_key(proposal_id))
                 recorded = json.loads(raw) if raw else outcome
+                pipe.multi()
+                return
+            current = pipe.hget(lease_key(pipeline_id), "attempt")
+            if attempt is not None and current is not None and str(current) != str(attempt):
+                recorded = None
                 pipe.multi()
                 return
             recorded = outcome
@@ -290,7 +427,9 @@ class PipelineStore:
                 pipe.delete(submission_key(proposal_id))
 
         with _translate():
-            self.redis.transaction(transaction, done, outcome_key(proposal_id), submission_key(proposal_id))
+            self.redis.transaction(
+                transaction, done, outcome_key(proposal_id), submission_key(proposal_id), lease_key(pipeline_id)
+            )
         return recorded
 
     def outcome(self, proposal_id: str) -> dict[str, Any] | None:
@@ -302,6 +441,11 @@ class PipelineStore:
     def register_node(self, node: str, now: float | None = None) -> None:
         with _translate():
             self.redis.zadd(f"{PREFIX}nodes", {node: now if now is not None else time.time()})
+
+    def node_heartbeats(self) -> dict[str, float]:
+        """Every registered node and when it was last heard from (unix s)."""
+        with _translate():
+            return {str(node): float(at) for node, at in self.redis.zrange(f"{PREFIX}nodes", 0, -1, withscores=True)}
 
     def known_nodes(self, forget_after_s: int, now: float | None = None) -> list[str]:
         """Nodes heard from within `forget_after_s`, oldest entries pruned."""

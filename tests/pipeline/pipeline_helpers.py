@@ -185,3 +185,11 @@ def remove_sandboxes_of(project_id: str) -> None:
                 client.api.remove_container(item["Id"], force=True, v=True)
     finally:
         client.close()
+
+
+def stage_running(pipeline_id: str, stage: str) -> dict[str, str] | None:
+    """The pipeline's ledger position while `stage` runs on a worker (None while queued or elsewhere)."""
+    from tasks import runtime
+
+    position = runtime.store().lease(pipeline_id)
+    return position if position and position.get("stage") == stage and position.get("state") == "running" else None

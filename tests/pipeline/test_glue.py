@@ -47,7 +47,8 @@ def test_a_retry_is_a_new_message_with_its_own_count(store: PipelineStore) -> No
 
 
 # ---- leases and liveness ----------------------------------------------------------------------
-def test_a_lease_marks_a_pipeline_live_until_it_finishes(store: PipelineStore) -> None:
+def test_a_position_marks_a_pipeline_live_until_it_finishes(store: PipelineStore) -> None:
+    store.note_submitted("prop-1", "p1", 3600)
     store.hold_lease("p1", 60, proposal_id="prop-1", stage="test", task_id="t", node="nodeA")
     assert store.pipeline_liveness(["p1", "p2"]) == ({"p1"}, set())
     assert store.lease("p1")["stage"] == "test"
@@ -300,3 +301,32 @@ def test_only_the_tasks_package_imports_celery() -> None:
         if pattern.search(path.read_text(errors="replace"))
     ]
     assert offenders == []
+
+
+def test_only_the_broker_adapter_imports_kombu_and_nothing_reads_its_storage() -> None:
+    importer = re.compile(r"^\s*(import kombu|from kombu[\s.])", re.MULTILINE)
+    storage = re.compile(r"[\"']unacked[\"']|unacked_index|_kombu\.binding|\\x06\\x16|restore_by_tag")
+    sources = [*Path(REPO, "tasks").rglob("*.py"), *Path(REPO, "sigma_exec").rglob("*.py")]
+    importers = sorted(str(p.relative_to(REPO)) for p in sources if importer.search(p.read_text(errors="replace")))
+    assert importers == ["tasks/broker.py"]
+    assert [str(p.relative_to(REPO)) for p in sources if storage.search(p.read_text(errors="replace"))] == []
+
+
+def test_importing_the_celery_app_reads_no_setting() -> None:
+    """Settings are read when first used: a bad value fails there, naming itself, not at import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import tasks\n"
+        "from tasks.app import app\n"
+        "print('imported')\n"
+        "try:\n"
+        "    app.conf.broker_url\n"
+        "except Exception as exc:\n"
+        "    print('on use:', exc)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "TEST_TIMEOUT": "not-a-number", "HOME": "/tmp"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("imported\n") and "TEST_TIMEOUT" in done.stdout

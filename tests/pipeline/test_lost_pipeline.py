@@ -1,8 +1,9 @@
-"""Lost pipelines with a real Redis, real workers and real Docker: a message that vanished from the broker.
+"""Lost pipelines with a real Redis, real workers and real Docker: a message that vanished, a worker killed whole.
 
 The loss is made for real: the pipeline's message is removed from the Redis queue (or from kombu's
 unacknowledged hash after its worker was SIGKILLed), which is what a broker restart between BRPOP
-and the unacked write does. Workers here sweep every 2 s with a 1 s grace and a 2 s confirmation.
+and the unacked write does. Only this test reads kombu's storage, to make the fault; sigma-exec
+judges from its own ledger. Workers here sweep every 2 s with a 1 s grace and a 2 s confirmation.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ from typing import Any
 
 import pytest
 import redis
-from pipeline_helpers import SAMPLE_PROJECT, SMALL_TIME_LIMITS, Cluster, sandboxes_of, submit_sample, wait_until
-
-from tasks.lost import message_ids
+from pipeline_helpers import (
+    SAMPLE_PROJECT,
+    SMALL_TIME_LIMITS,
+    Cluster,
+    sandboxes_of,
+    stage_running,
+    submit_sample,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 
@@ -35,6 +42,13 @@ FAST_SWEEP = {
 
 def submit(project_id: str, test_command: str = "echo lost-and-found") -> Any:
     return submit_sample(project_id, "lost", test_command=test_command)
+
+
+def message_ids(raw: bytes) -> set[str]:
+    """Task id and root id of one message as kombu's Redis transport stores it (queued, or unacked)."""
+    message = json.loads(raw)
+    headers = (message[0] if isinstance(message, list) else message).get("headers") or {}
+    return {str(headers[k]) for k in ("id", "root_id") if headers.get(k)}
 
 
 def drop_queued(client: redis.Redis, queue: str, pipeline_id: str) -> int:
@@ -86,7 +100,7 @@ def test_a_lost_pipeline_ends_in_error_when_no_rerun_is_allowed(
 
     outcome = result.get(timeout=90)
     assert outcome["status"] == "error"
-    assert outcome["error"].startswith(f"pipeline lost: no message of pipeline {result.id} was left in the broker")
+    assert outcome["error"].startswith("pipeline lost: no message of its create stage was left in the broker")
     assert status(outcome["proposal_id"]) == outcome  # the outcome record and the AsyncResult agree
     assert pending(client) == []
 
@@ -94,17 +108,15 @@ def test_a_lost_pipeline_ends_in_error_when_no_rerun_is_allowed(
 def test_a_pipeline_lost_mid_stage_is_rerun_and_its_old_sandbox_removed(
     cluster: Cluster, redis_url: str, docker_engine: None, project_id: str
 ) -> None:
-    from tasks import runtime
 
     client = redis.Redis.from_url(redis_url)
-    # Given a pipeline in its test stage whose worker dies, and whose message and lease then vanish
+    # Given a pipeline in its test stage whose worker dies, and whose message then vanishes
     first = cluster.worker("nodeL", name="first", **FAST_SWEEP)
     result = submit(project_id, test_command="sleep 4; echo slow")
-    wait_until(lambda: (runtime.store().lease(result.id) or {}).get("stage") == "test", 60, what="the test stage")
+    wait_until(lambda: stage_running(result.id, "test"), 60, what="the test stage")
     first.kill_group(signal.SIGKILL)
     first.popen.wait(timeout=10)
     assert drop_unacked(client, result.id) >= 1
-    client.delete(f"sigma:pipeline:{result.id}")  # as if its lease had expired
     assert len(sandboxes_of(project_id)) == 1
 
     # When a fresh worker of that node sweeps
@@ -132,7 +144,7 @@ def test_a_worker_killed_whole_gives_its_stage_back_long_before_the_visibility_t
     # Given a pipeline in its test stage whose worker (main process and pool) is SIGKILLed
     first = cluster.worker("nodeM", name="first", **limits)
     result = submit(project_id, test_command="sleep 6; echo slow")
-    wait_until(lambda: (runtime.store().lease(result.id) or {}).get("stage") == "test", 60, what="the test stage")
+    wait_until(lambda: stage_running(result.id, "test"), 60, what="the test stage")
     first.kill_group(signal.SIGKILL)
     first.popen.wait(timeout=10)
     killed_at = time.monotonic()
@@ -140,12 +152,12 @@ def test_a_worker_killed_whole_gives_its_stage_back_long_before_the_visibility_t
     # When a fresh worker starts on that node
     second = cluster.worker("nodeM", name="second", **limits)
 
-    # Then the dead worker's message is put back at once and the stage runs again on the same sandbox
+    # Then the ledger sees the dead worker at once and the pipeline runs again from create as attempt 1
     outcome = result.get(timeout=120)
     assert time.monotonic() - killed_at < visibility_s / 5
     assert outcome["status"] == "executed", outcome
     assert [s["name"] for s in outcome["stages"]] == ["create", "baseline", "apply", "test", "cleanup"]
-    assert "unacknowledged messages put back" in second.text()
+    assert "died while running its test stage" in second.text() and "re-run 1" in second.text()
     wait_until(lambda: sandboxes_of(project_id) == [], 30, what="no sandbox left")
 
 
@@ -153,12 +165,11 @@ def test_kill_mid_test_then_a_fresh_worker_and_sigma_exec_reap_leave_nothing_beh
     cluster: Cluster, docker_engine: None, project_id: str
 ) -> None:
     """The issue's check, with every setting at its default (30 s heartbeat, ~19 min visibility timeout)."""
-    from tasks import runtime
 
     # Given a worker killed (SIGKILL, main process and pool) in the middle of a test stage
     first = cluster.worker("nodeD", name="first")
     result = submit(project_id, test_command="sleep 8; echo slow")
-    wait_until(lambda: (runtime.store().lease(result.id) or {}).get("stage") == "test", 60, what="the test stage")
+    wait_until(lambda: stage_running(result.id, "test"), 60, what="the test stage")
     first.kill_group(signal.SIGKILL)
     first.popen.wait(timeout=10)
 
@@ -172,7 +183,9 @@ def test_kill_mid_test_then_a_fresh_worker_and_sigma_exec_reap_leave_nothing_beh
         check=True,
     )
     report = json.loads(reap.stdout)
-    assert report["pipelines"]["restored"], report  # the dead worker's stage went back on its queue
+    # the ledger names the dead worker and the pipeline runs again from create (no visibility timeout to wait out)
+    assert report["pipelines"]["workers_gone"] and len(report["pipelines"]["rerun"]) == 1, report
+    assert "died while running its test stage" in next(iter(report["pipelines"]["causes"].values()))
 
     # Then the proposal ends well within 4 minutes and nothing of it is left on the engine
     outcome = result.get(timeout=240)
@@ -203,3 +216,28 @@ def test_a_lost_proposal_with_a_large_change_set_ends_error_instead_of_a_rerun(
 
     outcome = result.get(timeout=90)
     assert outcome["status"] == "error" and "too large to keep for a re-run" in outcome["error"]
+
+
+def test_an_attempt_fenced_off_mid_stage_does_nothing_more_and_the_new_attempt_ends_once(
+    cluster: Cluster, docker_engine: None, project_id: str
+) -> None:
+    from tasks import runtime
+    from tasks.stages import create
+
+    # Given a pipeline whose test stage runs while the ledger declares it lost and re-runs it (attempt 1)
+    worker = cluster.worker("nodeF", concurrency=3, **FAST_SWEEP)
+    result = submit(project_id, test_command="sleep 5; echo slow")
+    wait_until(lambda: stage_running(result.id, "test"), 60, what="the test stage")
+    proposal_id = runtime.store().lease(result.id)["proposal_id"]
+    submission = runtime.store().submission(proposal_id)
+    assert submission is not None
+    attempt = runtime.store().note_rerun(proposal_id, result.id, "proposals", 3600)
+    create.apply_async(args=[json.loads(submission["proposal"])], kwargs={"rerun": attempt}, task_id=result.id)
+
+    # Then attempt 0 stops after its running stage, attempt 1 runs whole, and one outcome is recorded
+    outcome = result.get(timeout=120)
+    assert outcome["status"] == "executed", outcome
+    wait_until(lambda: "attempt 0 was fenced off after its test stage" in worker.text(), 30, what="attempt 0 fenced")
+    assert worker.text().count(f"sigma.cleanup[{result.id}] received") == 1  # attempt 0 never reached cleanup
+    assert runtime.store().outcome(proposal_id) == outcome
+    wait_until(lambda: sandboxes_of(project_id) == [], 30, what="no sandbox left")

@@ -107,8 +107,12 @@ def test_status_shows_a_running_proposal_and_then_its_outcome(node_a: Cluster, p
 
     pid = f"prop-{uuid.uuid4().hex[:10]}"
     result = submit(project_id, [], proposal_id=pid, test_command="sleep 3")
-    running = wait_until(lambda: (status(pid) or {}).get("stage") == "test" and status(pid), 30, what="test stage")
-    assert running["status"] == "running" and running["node"] == "nodeA"
+    running = wait_until(
+        lambda: (now := status(pid) or {}).get("stage") == "test" and now.get("status") == "running" and now,
+        30,
+        what="test stage",
+    )
+    assert running["node"] == "nodeA" and running["attempt"] == 0
 
     outcome = result.get(timeout=60)
     assert status(pid) == outcome

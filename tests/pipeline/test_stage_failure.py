@@ -32,11 +32,16 @@ class FakeTask:
     """The parts of a bound Celery task that a stage uses."""
 
     request: Request = field(default_factory=Request)
-    max_retries: int = 2
     states: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    retried: list[dict[str, Any]] = field(default_factory=list)
 
     def update_state(self, state: str, meta: dict[str, Any]) -> None:
         self.states.append((state, meta))
+
+    def retry(self, exc: Exception, **options: Any) -> Exception:
+        """As a task called outside a worker does: the error itself comes back."""
+        self.retried.append(options)
+        raise exc
 
 
 @pytest.fixture
@@ -86,15 +91,23 @@ def test_a_stage_that_raises_removes_the_sandbox_and_the_outcome_is_error(
 
 
 def test_docker_unavailable_is_retried_until_the_last_retry_then_ends_in_error(
-    store: PipelineStore, envelope: Any, project_id: str
+    store: PipelineStore, envelope: Any, project_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tasks import runtime
+    from tasks.config import QueueSettings
     from tasks.stages import run_stage
+
+    monkeypatch.setattr(
+        runtime, "queue_settings", lambda: QueueSettings(CELERY_MAX_RETRIES=2, CELERY_RETRY_BACKOFF_MAX=7)
+    )
 
     def docker_down(_executor: Any, _state: PipelineState) -> PipelineState:
         raise DockerUnavailableError("docker unavailable: connection refused")
 
-    with pytest.raises(DockerUnavailableError):  # autoretry_for takes it from here
-        run_stage(FakeTask(request=Request(retries=1)), envelope, Stage.BUILD, docker_down)
+    task = FakeTask(request=Request(retries=1))
+    with pytest.raises(DockerUnavailableError):  # Celery's retry takes it from here
+        run_stage(task, envelope, Stage.BUILD, docker_down)
+    assert task.retried[0]["max_retries"] == 2 and 0 <= task.retried[0]["countdown"] <= 7
     assert len(sandboxes_of(project_id)) == 1
 
     env = run_stage(FakeTask(request=Request(retries=2)), envelope, Stage.BUILD, docker_down)
@@ -111,7 +124,7 @@ def test_a_message_delivered_more_than_max_deliveries_gives_up_without_running(
     task = FakeTask()
     limit = runtime.queue_settings().CELERY_MAX_DELIVERIES
     for _ in range(limit):
-        store.count_delivery(task.request.id, stage="test")
+        store.count_delivery(task.request.id, stage="test@0")
     ran: list[str] = []
 
     env = run_stage(task, envelope, Stage.TEST, lambda _ex, st: ran.append("ran") or st)

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from pipeline_helpers import SMALL_TIME_LIMITS, Cluster, sandboxes_of, submit_sample, wait_until
+from pipeline_helpers import SMALL_TIME_LIMITS, Cluster, sandboxes_of, stage_running, submit_sample, wait_until
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 
@@ -25,20 +25,13 @@ def submit(project_id: str, **extra: Any) -> Any:
     return submit_sample(project_id, **extra)
 
 
-def lease_in_stage(pipeline_id: str, stage: str) -> dict[str, str] | None:
-    from tasks import runtime
-
-    lease = runtime.store().lease(pipeline_id)
-    return lease if lease and lease.get("stage") == stage else None
-
-
 def test_a_pipeline_whose_node_dies_mid_stage_ends_after_a_new_worker_starts(
     cluster: Cluster, docker_engine: None, project_id: str
 ) -> None:
     # Given a pipeline in its test stage on nodeK
     first = cluster.worker("nodeK", name="first", **SMALL_LIMITS)
     result = submit(project_id, test_command="sleep 30")
-    wait_until(lambda: lease_in_stage(result.id, "test"), 60, what="the test stage to start")
+    wait_until(lambda: stage_running(result.id, "test"), 60, what="the test stage to start")
     time.sleep(1)
 
     # When the whole worker (main process and pool) is SIGKILLed and a fresh one starts
@@ -51,9 +44,9 @@ def test_a_pipeline_whose_node_dies_mid_stage_ends_after_a_new_worker_starts(
     # Then the pipeline reaches a terminal state in bounded time and leaves no sandbox
     outcome = result.get(timeout=TERMINAL_BOUND_S)
     assert time.monotonic() - started < TERMINAL_BOUND_S
-    # the message came back after the visibility timeout and the stage ran again on the same
-    # sandbox (the new worker's start-up sweep spared it: its pipeline holds a lease); its
-    # command then timed out as data
+    # the ledger saw the dead worker and ran the pipeline again from create (attempt 1, the old
+    # sandbox removed); its command then timed out as data, and the old message, when the visibility
+    # timeout brought it back, did nothing (fenced off)
     assert outcome["status"] == "rejected", outcome["error"]
     assert outcome["tests"]["timed_out"] is True
     assert [s["name"] for s in outcome["stages"]] == ["create", "baseline", "apply", "test", "build", "cleanup"]
@@ -69,7 +62,7 @@ def test_a_stage_that_keeps_killing_its_worker_gives_up_after_max_deliveries(
     killed: set[tuple[str, str]] = set()
     deadline = time.monotonic() + 90
     while not result.ready() and time.monotonic() < deadline and len(killed) <= MAX_DELIVERIES:
-        lease = lease_in_stage(result.id, "test")
+        lease = stage_running(result.id, "test")
         if lease and (lease["delivery"], lease["pid"]) not in killed:
             killed.add((lease["delivery"], lease["pid"]))
             os.kill(int(lease["pid"]), signal.SIGKILL)  # the pool child running the stage dies
