@@ -46,7 +46,19 @@ def _load_changes(path: str | None) -> list[dict[str, Any]]:
             f"sigma-exec: changes file {path!r} must hold a JSON list of {{filepath, content | delete}} objects "
             f'(or {{"changes": [...]}}), not a JSON {type(changes).__name__}'
         )
+    for number, change in enumerate(changes, 1):
+        if not isinstance(change, dict):
+            raise SystemExit(
+                f"sigma-exec: changes file {path!r}: change #{number} must be a JSON object like "
+                f'{{"filepath": "src/a.py", "content": "..."}} or {{"filepath": "old.py", "delete": true}}, '
+                f"not a JSON {_json_type(change)}"
+            )
     return changes
+
+
+def _json_type(value: object) -> str:
+    names = {str: "string", int: "number", float: "number", bool: "boolean", list: "list", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def render_outcome(outcome: dict[str, Any]) -> None:
@@ -204,13 +216,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if not args.wait:
         out.print(result.id)
         return 0
-    with console.status("queued…") as status:
+    console.print(f"queued as pipeline {_t(result.id)}")
+
+    def show(info: dict[str, Any]) -> None:  # every stage the pipeline started, from its own history
+        attempt = f" (re-run {info['attempt']})" if info.get("attempt") else ""
+        console.print(f"  stage {_t(info.get('stage'))} on node {_t(info.get('node') or '?')}{attempt}")
+
+    with console.status("waiting for the verdict…"):
         try:
-            outcome = follow(
-                result,
-                lambda info: status.update(f"stage: {_t(info.get('stage'))} on {_t(info.get('node') or '?')}"),
-                timeout_s=args.timeout,
-            )
+            outcome = follow(result, show, timeout_s=args.timeout)
         except TimeoutError as exc:
             console.print(f"[red]error:[/] {_t(exc)}; `sigma-exec status` shows it later")
             return 2

@@ -20,6 +20,7 @@ from sigma_exec.pipeline import Proposal
 from tasks import runtime
 from tasks.app import app
 from tasks.config import proposal_queue
+from tasks.monitoring import label
 from tasks.stages import create
 
 IN_FLIGHT_STATUSES: Final = ("queued", "running")
@@ -76,10 +77,18 @@ def submit_proposal(
         rerunnable=rerunnable,
     )
     try:
-        return create.apply_async(args=[payload], task_id=pipeline_id, queue=queue)
+        create.apply_async(
+            args=[payload],
+            task_id=pipeline_id,
+            queue=queue,
+            argsrepr=label(proposal.proposal_id, proposal.project_id),
+            kwargsrepr="{}",
+        )
     except BaseException:
         store.forget_submission(proposal.proposal_id, pipeline_id)
         raise
+    # Not create's own result (create stores none): the pipeline's, which its last stage resolves.
+    return app.AsyncResult(pipeline_id)
 
 
 def status(proposal_id: str) -> dict[str, Any] | None:
@@ -108,17 +117,6 @@ def status(proposal_id: str) -> dict[str, Any] | None:
     }
 
 
-def _current_stage(result: AsyncResult) -> dict[str, Any] | None:
-    lease = runtime.store().lease(result.id)
-    if not lease or lease.get("state") != "running":
-        return None
-    info = dict(lease)
-    stage_result = app.AsyncResult(lease.get("task_id") or result.id)
-    if stage_result.state == "PROGRESS" and isinstance(stage_result.info, dict):
-        info.update(stage_result.info)
-    return info
-
-
 def default_follow_timeout_s() -> float:
     """Long enough for every stage to hit its hard limit once and one redelivery after a lost worker."""
     limits = runtime.limits()
@@ -129,24 +127,32 @@ def follow(
     result: AsyncResult,
     on_progress: ProgressCallback | None = None,
     *,
-    poll_s: float = 0.5,
+    poll_s: float = 0.25,
     timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """Wait for the outcome, calling `on_progress(info)` once per stage as the pipeline moves on.
+    """Wait for the outcome, calling `on_progress(info)` once for every stage the pipeline started.
 
-    `info` carries `stage`, `proposal_id`, `pipeline_id`, `node` and `task_id`.
-    Raises TimeoutError after `timeout_s` (default: `default_follow_timeout_s()`).
+    The stages come from the pipeline's own history in the ledger, so none is missed however short it
+    was; `info` carries `stage`, `node`, `attempt` and `at`. Raises TimeoutError after `timeout_s`
+    (default: `default_follow_timeout_s()`).
     """
     deadline = time.monotonic() + (timeout_s if timeout_s is not None else default_follow_timeout_s())
-    seen: tuple[str, str] | None = None
+    seen = 0
+
+    def report_new() -> None:
+        nonlocal seen
+        entries = runtime.store().history(result.id, seen)
+        seen += len(entries)
+        for entry in entries:
+            if on_progress is not None:
+                on_progress(entry)
+
     while not result.ready():
         if time.monotonic() > deadline:
             raise TimeoutError(f"pipeline {result.id} did not finish in time")
-        info = _current_stage(result)
-        if info and on_progress is not None and (info.get("stage", ""), info.get("task_id", "")) != seen:
-            seen = (info.get("stage", ""), info.get("task_id", ""))
-            on_progress(info)
+        report_new()
         time.sleep(poll_s)
+    report_new()  # the stages that started since the last look
     if result.failed():
         return {"pipeline_id": result.id, "status": "error", "error": f"pipeline task failed: {result.result!r}"}
     outcome: dict[str, Any] = result.get(timeout=max(1.0, deadline - time.monotonic()))

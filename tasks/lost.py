@@ -288,6 +288,7 @@ def sweep_lost_pipelines(now: float | None = None, *, force: bool = False) -> Lo
     from tasks import runtime
     from tasks.app import app
     from tasks.broker import queue_length
+    from tasks.monitoring import label
     from tasks.stages import create, end_pipeline
 
     queue = runtime.queue_settings()
@@ -303,7 +304,15 @@ def sweep_lost_pipelines(now: float | None = None, *, force: bool = False) -> Lo
 
     def resubmit(pipeline_id: str, proposal: dict[str, Any], queue_name: str, attempt: int) -> None:
         options: dict[str, Any] = {"queue": queue_name} if queue_name else {}
-        create.apply_async(args=[proposal], kwargs={"rerun": attempt}, task_id=pipeline_id, **options)
+        shown = label(proposal.get("proposal_id", ""), proposal.get("project_id", ""), attempt=attempt)
+        create.apply_async(
+            args=[proposal],
+            kwargs={"rerun": attempt},
+            task_id=pipeline_id,
+            argsrepr=shown,
+            kwargsrepr=f"{{'rerun': {attempt}}}",
+            **options,
+        )
 
     report = sweep(
         store,

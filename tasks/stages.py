@@ -1,8 +1,9 @@
 """The pipeline's stages as thin Celery tasks over `sigma_exec.pipeline`.
 
-`sigma.create` runs on the shared `proposals` queue, then replaces itself with the chain
-baseline → apply → test → build → cleanup on its own node's queue; the chain's last task inherits the
-create task's id, so the caller's `AsyncResult.get()` yields the final outcome.
+`sigma.create` runs on the shared `proposals` queue, then sends the chain baseline → apply → test →
+build → cleanup to its own node's queue. create's id is the pipeline id; every other task has its own
+(`tasks.monitoring.stage_task_id`), and the final outcome is stored under the pipeline id, so the
+caller's `AsyncResult.get()` yields it. What Flower shows is decided in `tasks.monitoring`.
 
 Every stage turns what goes wrong into data: after its retries (RetryableError only), after
 too many deliveries (its worker keeps dying), on its soft time limit or on a bug, the stage
@@ -43,6 +44,7 @@ from sigma_exec.pipeline import (
 from tasks import runtime
 from tasks.app import app
 from tasks.config import PROPOSALS_QUEUE, node_queue
+from tasks.monitoring import ProposalFailed, ProposalRejected, label, stage_summary, stage_task_id, verdict_result
 from tasks.outcome_bounds import bound_outcome, truncate
 from tasks.store import PositionState
 
@@ -56,8 +58,12 @@ ORDER: Final = (Stage.CREATE, Stage.BASELINE, Stage.APPLY, Stage.TEST, Stage.BUI
 
 
 class Envelope(BaseModel):
-    """What one stage hands the next: the pipeline's state, where its container lives, and its attempt."""
+    """What one stage hands the next: the pipeline's state, where its container lives, and its attempt.
 
+    `summary` comes first: it is what Flower's result column shows of a stage (`tasks.monitoring`).
+    """
+
+    summary: str = ""
     pipeline_id: str
     origin_node: str
     state: PipelineState
@@ -65,6 +71,17 @@ class Envelope(BaseModel):
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def handed_on(self, stage: Stage) -> dict[str, Any]:
+        """The envelope for the next stage, its summary saying what `stage` did."""
+        record = next((r for r in reversed(self.state.stages) if r.name == stage), None)
+        tests = self.state.baseline.model_dump(mode="json") if stage == Stage.BASELINE and self.state.baseline else None
+        tests = self.state.tests if stage == Stage.TEST else tests
+        proposal = self.state.proposal
+        who = label(proposal.proposal_id, proposal.project_id, self.origin_node, self.attempt).strip("()")
+        shown = record.model_dump(mode="json") if record else None
+        self.summary = stage_summary(str(stage), shown, tests, who)
+        return self.dump()
 
 
 class StageTask(Task):
@@ -191,7 +208,7 @@ def _advance(env: Envelope, stage: Stage, following: Stage | None = None) -> Non
 
 
 def _report(task: Task, env: Envelope, stage: Stage, delivery: int) -> None:
-    """Record the stage as running in the ledger and publish PROGRESS for Flower and `tasks.client.follow`."""
+    """Record the stage as running in the ledger (and its history, for `follow`) and tell Flower."""
     proposal_id = env.state.proposal.proposal_id
     node = runtime.settings().node
     moved = _with_broker(
@@ -211,8 +228,9 @@ def _report(task: Task, env: Envelope, stage: Stage, delivery: int) -> None:
     if not moved:
         log.warning("pipeline %s: attempt %d was fenced off before its %s stage", env.pipeline_id, env.attempt, stage)
         raise Ignore()
-    meta = {"stage": str(stage), "proposal_id": proposal_id, "pipeline_id": env.pipeline_id, "node": node}
-    _with_broker(lambda: task.update_state(state="PROGRESS", meta=meta))
+    _with_broker(lambda: runtime.store().note_stage(env.pipeline_id, str(stage), node, env.attempt, _position_ttl_s()))
+    with contextlib.suppress(Exception):  # monitoring only: Flower shows PROGRESS with the stage and node
+        task.send_event("task-progress", stage=str(stage), node=node, pipeline_id=env.pipeline_id)
 
 
 def run_stage(task: Task, env: Envelope, stage: Stage, step: StageStep) -> Envelope:
@@ -271,8 +289,11 @@ def _reap_later(node: str) -> None:
         log.warning("could not queue a reap of %s: %s", node, exc)
 
 
-def _finish(task: Task, env: Envelope) -> dict[str, Any]:
-    """Record the outcome (once per pipeline) and resolve the caller's AsyncResult; Ignore when fenced off."""
+def _finish(task: Task, env: Envelope) -> str:
+    """Record the outcome (once per pipeline), resolve the caller's AsyncResult, return the verdict line.
+
+    Raises ProposalRejected / ProposalFailed for those verdicts (see `tasks.monitoring`), Ignore when fenced off.
+    """
     outcome = bound_outcome(decide(env.state, runtime.settings()).model_dump(mode="json"))
     if env.state.status == ProposalStatus.ERROR or not _cleaned(env.state):
         _reap_later(env.origin_node)
@@ -290,14 +311,16 @@ def _finish(task: Task, env: Envelope) -> dict[str, Any]:
         if task.request.retries < _max_retries():
             raise
         log.exception("pipeline %s: outcome not stored in Redis", env.pipeline_id)
-        return outcome
+        recorded = outcome
     if recorded is None:  # a re-run took over: its own outcome resolves the AsyncResult
         log.warning("pipeline %s: attempt %d finished after it was fenced off", env.pipeline_id, env.attempt)
         raise Ignore()
     if env.attempt:  # a lost attempt may have left a sandbox on another node: every node reaps it now
         with contextlib.suppress(Exception):
             app.send_task("sigma.reap_all_nodes", queue=PROPOSALS_QUEUE)
-    return recorded
+    final = recorded
+    _with_broker(lambda: app.backend.mark_as_done(env.pipeline_id, final))
+    return verdict_result(recorded)
 
 
 def _remove_leftovers(pipeline_id: str) -> None:
@@ -305,8 +328,8 @@ def _remove_leftovers(pipeline_id: str) -> None:
     runtime.executor().remove_pipeline_sandboxes(pipeline_id)
 
 
-@app.task(bind=True, base=StageTask, name="sigma.create")
-def create(self: Task, proposal: dict[str, Any], rerun: int = 0) -> dict[str, Any]:
+@app.task(bind=True, base=StageTask, name="sigma.create", ignore_result=True, throws=(ProposalRejected, ProposalFailed))
+def create(self: Task, proposal: dict[str, Any], rerun: int = 0) -> str:
     """Create the sandbox, then hand the rest of the pipeline to this node's queue.
 
     `rerun` is the attempt: how often `tasks.lost` sent a lost pipeline again (under the same id).
@@ -333,16 +356,29 @@ def create(self: Task, proposal: dict[str, Any], rerun: int = 0) -> dict[str, An
         if not _cleaned(env.state):
             _cleanup_inline(env.state)
         return _finish(self, env)  # nothing to run on: the verdict is known now
-    queue = node_queue(node)
-    rest = chain(
-        run_baseline.s(env.dump()).set(queue=queue),
-        apply_changes.s().set(queue=queue),
-        run_tests.s().set(queue=queue),
-        run_build.s().set(queue=queue),
-        cleanup.s().set(queue=queue),
-    )
     _advance(env, Stage.CREATE)
-    return self.replace(rest)  # type: ignore[no-any-return]
+    rest_of_pipeline(env).apply_async()
+    return (
+        f"sandbox on {node}; baseline queued · {label(env.state.proposal.proposal_id, env.state.proposal.project_id)}"
+    )
+
+
+def rest_of_pipeline(env: Envelope) -> Any:
+    """The chain after create, on the sandbox's node queue, each task with its own id and label."""
+    queue, proposal = node_queue(env.origin_node), env.state.proposal
+    shown = label(proposal.proposal_id, proposal.project_id, env.origin_node, env.attempt)
+
+    def options(stage: Stage) -> dict[str, Any]:
+        task_id = stage_task_id(env.pipeline_id, env.attempt, str(stage))
+        return {"queue": queue, "task_id": task_id, "argsrepr": shown, "kwargsrepr": "{}"}
+
+    return chain(
+        run_baseline.s(env.handed_on(Stage.CREATE)).set(**options(Stage.BASELINE)),
+        apply_changes.s().set(**options(Stage.APPLY)),
+        run_tests.s().set(**options(Stage.TEST)),
+        run_build.s().set(**options(Stage.BUILD)),
+        cleanup.s().set(**options(Stage.CLEANUP)),
+    )
 
 
 @app.task(bind=True, base=StageTask, name="sigma.baseline", ignore_result=True)
@@ -355,7 +391,7 @@ def run_baseline(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
 
     env = run_stage(self, env, Stage.BASELINE, step)
     _advance(env, Stage.BASELINE)
-    return env.dump()
+    return env.handed_on(Stage.BASELINE)
 
 
 @app.task(bind=True, base=StageTask, name="sigma.apply", ignore_result=True)
@@ -365,7 +401,7 @@ def apply_changes(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     # The batch (up to MAX_CHANGE_MB) is written now: later messages need not carry it.
     env.state.proposal = env.state.proposal.model_copy(update={"changes": []})
     _advance(env, Stage.APPLY)
-    return env.dump()
+    return env.handed_on(Stage.APPLY)
 
 
 @app.task(bind=True, base=StageTask, name="sigma.test", ignore_result=True)
@@ -373,7 +409,7 @@ def run_tests(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     env = _pinned(self, envelope)
     env = run_stage(self, env, Stage.TEST, lambda ex, st: stage_test(ex, st, runtime.settings()))
     _advance(env, Stage.TEST)
-    return env.dump()
+    return env.handed_on(Stage.TEST)
 
 
 @app.task(bind=True, base=StageTask, name="sigma.build", ignore_result=True)
@@ -381,12 +417,12 @@ def run_build(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
     env = _pinned(self, envelope)
     env = run_stage(self, env, Stage.BUILD, lambda ex, st: stage_build(ex, st, runtime.settings()))
     _advance(env, Stage.BUILD)
-    return env.dump()
+    return env.handed_on(Stage.BUILD)
 
 
-@app.task(bind=True, base=StageTask, name="sigma.cleanup")
-def cleanup(self: Task, envelope: dict[str, Any]) -> dict[str, Any]:
-    """Always the last task: remove the container (again is harmless) and write the outcome."""
+@app.task(bind=True, base=StageTask, name="sigma.cleanup", throws=(ProposalRejected, ProposalFailed))
+def cleanup(self: Task, envelope: dict[str, Any]) -> str:
+    """Always the last task: remove the container (again is harmless), write the outcome, show the verdict."""
     env = _pinned(self, envelope)
     if not _cleaned(env.state):
         env = run_stage(self, env, Stage.CLEANUP, lambda _ex, st: stage_cleanup(runtime.executor(require=False), st))
@@ -407,7 +443,13 @@ def _rescue_after_hard_limit(task_name: str, task_id: str, raw: Any, limit_s: fl
         env.state.status = ProposalStatus.ERROR
         env.state.error = f"{task_name} exceeded its hard time limit of {limit_s:.0f}s"
         _advance(env, Stage.CREATE, following=Stage.CLEANUP)  # the ledger: cleanup is queued now
-        cleanup.apply_async(args=[env.dump()], task_id=env.pipeline_id, queue=node_queue(env.origin_node))
+        proposal = env.state.proposal
+        cleanup.apply_async(
+            args=[env.dump()],
+            task_id=stage_task_id(env.pipeline_id, env.attempt, "cleanup-after-limit"),
+            queue=node_queue(env.origin_node),
+            argsrepr=label(proposal.proposal_id, proposal.project_id, env.origin_node, env.attempt),
+        )
     except Ignore:
         log.warning("pipeline %s was fenced off when %s hit its hard time limit", task_id, task_name)
     except Exception:

@@ -6,6 +6,7 @@ Every Redis failure is translated into `BrokerUnavailableError` (retryable).
 Keys (all under `sigma:`):
     deliveries:<task id>:<retry>[:<stage>]  INCR + TTL   how often one stage message was started
     pipeline:<pipeline id>        hash + TTL        position (`Position`): attempt, stage, queued or running, where
+    history:<pipeline id>         list + TTL        every stage start, in order (JSON; what `follow` shows)
     done:<pipeline id>            string + TTL      the pipeline has finished (its containers may go)
     proposal:<proposal id>        string + TTL      the pipeline now running this proposal
     outcome:<proposal id>         JSON + TTL        the final outcome
@@ -39,6 +40,7 @@ from sigma_exec.errors import BrokerUnavailableError
 
 PREFIX: Final = "sigma:"
 DELIVERY_TTL_S: Final = 24 * 3600
+HISTORY_MAX: Final = 100  # stage starts kept per pipeline (re-runs and redeliveries included)
 
 
 @contextlib.contextmanager
@@ -169,6 +171,23 @@ class PipelineStore:
         with _translate():
             self.redis.transaction(transaction, key, done)
         return moved
+
+    def note_stage(self, pipeline_id: str, stage: str, node: str, attempt: int, ttl_s: int) -> None:
+        """Append one stage start to the pipeline's history (capped at HISTORY_MAX entries)."""
+        entry = json.dumps({"stage": stage, "node": node, "attempt": attempt, "at": round(time.time(), 3)})
+        key = f"{PREFIX}history:{pipeline_id}"
+        with _translate():
+            pipe = self.redis.pipeline()
+            pipe.rpush(key, entry)
+            pipe.ltrim(key, -HISTORY_MAX, -1)
+            pipe.expire(key, ttl_s)
+            pipe.execute()
+
+    def history(self, pipeline_id: str, start: int = 0) -> list[dict[str, Any]]:
+        """The pipeline's stage starts from index `start` on (oldest first)."""
+        with _translate():
+            found = self.redis.lrange(f"{PREFIX}history:{pipeline_id}", start, -1)
+        return [json.loads(raw) for raw in found]
 
     def position(self, pipeline_id: str) -> Position | None:
         """The pipeline's position, or None when it has none (finished, never submitted, or expired)."""

@@ -32,11 +32,11 @@ class FakeTask:
     """The parts of a bound Celery task that a stage uses."""
 
     request: Request = field(default_factory=Request)
-    states: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     retried: list[dict[str, Any]] = field(default_factory=list)
 
-    def update_state(self, state: str, meta: dict[str, Any]) -> None:
-        self.states.append((state, meta))
+    def send_event(self, type_: str, **fields: Any) -> None:
+        self.events.append((type_, fields))
 
     def retry(self, exc: Exception, **options: Any) -> Exception:
         """As a task called outside a worker does: the error itself comes back."""
@@ -71,9 +71,14 @@ def envelope(docker_engine: None, project_id: str) -> Any:
 
 
 def test_a_stage_that_raises_removes_the_sandbox_and_the_outcome_is_error(
-    store: PipelineStore, envelope: Any, project_id: str
+    store: PipelineStore, envelope: Any, project_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tasks.app import app
+    from tasks.monitoring import ProposalFailed
     from tasks.stages import _finish, run_stage
+
+    resolved: list[tuple[str, Any]] = []
+    monkeypatch.setattr(app.backend, "mark_as_done", lambda task_id, result: resolved.append((task_id, result)))
 
     def broken(_executor: Any, _state: PipelineState) -> PipelineState:
         raise RuntimeError("a bug in the test stage")
@@ -83,10 +88,14 @@ def test_a_stage_that_raises_removes_the_sandbox_and_the_outcome_is_error(
 
     assert env.state.status == "error" and "a bug in the test stage" in (env.state.error or "")
     assert sandboxes_of(project_id) == []
-    assert task.states == [("PROGRESS", task.states[0][1])] and task.states[0][1]["stage"] == "test"
-    outcome = _finish(task, env)
-    assert outcome["status"] == "error" and [s["name"] for s in outcome["stages"]] == ["create", "cleanup"]
-    assert store.outcome(envelope.state.proposal.proposal_id) == outcome
+    assert [(t, f["stage"]) for t, f in task.events] == [("task-progress", "test")]
+    assert [entry["stage"] for entry in store.history(envelope.pipeline_id)] == ["test"]
+    with pytest.raises(ProposalFailed, match=r"^ERROR · .*a bug in the test stage"):  # Flower counts it as failed
+        _finish(task, env)
+    outcome = store.outcome(envelope.state.proposal.proposal_id)
+    assert outcome is not None and outcome["status"] == "error"
+    assert [s["name"] for s in outcome["stages"]] == ["create", "cleanup"]
+    assert resolved == [(envelope.pipeline_id, outcome)]  # the caller's AsyncResult gets the whole outcome
     assert store.lease(envelope.pipeline_id) is None
 
 

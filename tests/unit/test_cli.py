@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sigma_exec import cli
@@ -37,3 +39,22 @@ def test_run_requires_a_language() -> None:
 def test_a_malformed_proposal_id_is_refused_by_name_before_anything_runs(bad_id: str, capsys) -> None:
     assert cli.main(["run", "examples/sample_project", "--language", "python", "--proposal-id", bad_id]) == 2
     assert "invalid proposal: proposal_id" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"filepath": "a.py"}', "must hold a JSON list of {filepath, content | delete} objects"),
+        ('["a.py", "b.py"]', 'change #1 must be a JSON object like {"filepath": "src/a.py", "content": "..."}'),
+        ('[{"filepath": "a.py", "content": "x"}, 3]', "change #2 must be a JSON object like"),
+        ("[null]", "not a JSON null"),
+    ],
+)
+def test_a_malformed_changes_file_gets_a_message_a_person_understands(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "changes.json"
+    path.write_text(content)
+    with pytest.raises(SystemExit) as raised:
+        cli._load_changes(str(path))
+    assert expected in str(raised.value) and "Input should be" not in str(raised.value)
