@@ -238,6 +238,7 @@ def test_an_attempt_fenced_off_mid_stage_does_nothing_more_and_the_new_attempt_e
     outcome = result.get(timeout=120)
     assert outcome["status"] == "executed", outcome
     wait_until(lambda: "attempt 0 was fenced off after its test stage" in worker.text(), 30, what="attempt 0 fenced")
-    assert worker.text().count(f"sigma.cleanup[{result.id}] received") == 1  # attempt 0 never reached cleanup
+    assert worker.text().count("sigma.cleanup[") == worker.text().count(f"sigma.cleanup[{result.id}-1-cleanup]")
+    assert worker.text().count(f"sigma.cleanup[{result.id}-1-cleanup] received") == 1  # attempt 0 never got there
     assert runtime.store().outcome(proposal_id) == outcome
     wait_until(lambda: sandboxes_of(project_id) == [], 30, what="no sandbox left")
