@@ -1,0 +1,132 @@
+"""Two nodes for real: two Docker engines on this machine, a worker each, one Redis; node B lost whole.
+
+Node A is the machine's engine; node B is a second `dockerd` the test starts (`engines.Engine`: its own
+data root, exec root, socket, containerd and images). A pipeline runs on B until it is in the stage under
+test; then B is lost whole (its worker's process group, its sandboxes, shims, containerd and dockerd all
+SIGKILLed) and A starts. The ledger sees B's worker gone (or B's node silent) and the proposal runs
+again from create on A, ending within `TERMINAL_BOUND_S` of the loss, recorded once. Then B comes back:
+its start-up reap removes the sandbox of the lost run, and the messages it had left (its node queue,
+its unacknowledged stage) do nothing: the outcome stays the one recorded.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engines import Engine
+from pipeline_helpers import SMALL_TIME_LIMITS, Cluster, stage_running, submit_sample, wait_until
+
+pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
+
+# Heartbeats every 2 s: B's worker is known gone at once on this machine (its pid), a node silent for
+# NODE_LOST_SECONDS (3 heartbeats + 5 s) is lost; the re-run then takes what a pipeline takes.
+NODES = {
+    **SMALL_TIME_LIMITS,
+    "AUTO_BUILD": "true",
+    "NODE_HEARTBEAT_SECONDS": "2",
+    "LOST_PIPELINE_GRACE_SECONDS": "1",
+    "LOST_PIPELINE_CONFIRM_SECONDS": "2",
+}
+TERMINAL_BOUND_S = 90
+SLOW = {"test_command": "sleep 3; echo slow tests", "build_command": "sleep 3; echo slow build"}
+
+
+@pytest.fixture(scope="module")
+def engine_b(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    from sigma_exec.images import base_image_ref
+    from sigma_exec.languages import load_profiles
+    from sigma_exec.settings import Settings
+
+    engine = Engine(Path(tmp_path_factory.mktemp("engine-b", numbered=True)))
+    engine.start()
+    try:
+        engine.load_images([base_image_ref(load_profiles()["python"], Settings())])
+        yield engine
+    finally:
+        engine.stop()
+
+
+def sandboxes_on(engine: Engine, pipeline_id: str) -> list[str]:
+    found = engine.docker("ps", "-aq", "--filter", f"label=sigma.pipeline={pipeline_id}", check=False)
+    return found.stdout.decode().split()
+
+
+@pytest.mark.parametrize("stage", ["create", "baseline", "test", "build"])
+def test_a_node_lost_whole_mid_stage_costs_its_proposals_a_rerun_elsewhere_and_nothing_else(
+    cluster: Cluster, engine_b: Engine, stage: str, project_id: str
+) -> None:
+    from tasks import runtime
+
+    if not engine_b.answers():
+        engine_b.start()
+    # Given a pipeline running its `stage` on node B
+    node_b = cluster.worker("nodeB", name="b", concurrency=1, DOCKER_HOST=engine_b.host, **NODES)
+    result = submit_sample(project_id, "node-loss", **SLOW)
+    wait_until(lambda: stage_running(result.id, stage), 60, interval_s=0.02, what=f"{stage} running on nodeB")
+    assert runtime.store().lease(result.id)["node"] == "nodeB"
+
+    # When node B is lost whole, and node A is (or comes) up
+    node_b.kill_group(signal.SIGKILL)
+    engine_b.kill()
+    node_b.popen.wait(timeout=10)
+    lost_at = time.monotonic()
+    node_a = cluster.worker("nodeA", name="a", concurrency=2, **NODES)
+
+    # Then the proposal runs again from create on A and ends once, within the bound
+    outcome = result.get(timeout=TERMINAL_BOUND_S)
+    elapsed = time.monotonic() - lost_at
+    assert elapsed < TERMINAL_BOUND_S
+    assert outcome["status"] == "executed", outcome
+    assert outcome["node"] == "nodeA" and {s["node"] for s in outcome["stages"]} == {"nodeA"}
+    assert "re-run 1" in node_a.text() and "nodeB" in node_a.text()
+    print(f"node lost during {stage}: terminal {elapsed:.1f}s after the loss")
+
+    # And when B comes back, its leftovers do nothing: the sandbox of the lost run is reaped at start-up,
+    # its queued or unacknowledged messages are fenced off, and the outcome stays the one recorded.
+    engine_b.start()
+    back = cluster.worker("nodeB", name="b2", concurrency=1, DOCKER_HOST=engine_b.host, **NODES)
+    wait_until(lambda: sandboxes_on(engine_b, result.id) == [], 60, what="B's leftover sandbox reaped")
+    time.sleep(3)  # time for whatever B still had queued to be consumed
+    assert runtime.store().outcome(outcome["proposal_id"]) == outcome
+    assert "Traceback" not in back.text()
+
+
+def test_a_stage_queued_on_a_lost_node_is_rerun_once_the_node_is_known_lost(
+    cluster: Cluster, engine_b: Engine, project_ids: Any
+) -> None:
+    from tasks import runtime
+
+    if not engine_b.answers():
+        engine_b.start()
+    # Given node B (one slot) running one pipeline's slow stage while another's next stage waits on its queue
+    node_b = cluster.worker("nodeB", name="b", concurrency=1, DOCKER_HOST=engine_b.host, **NODES)
+    results = [submit_sample(project_ids(), "node-queued", **SLOW) for _ in range(2)]
+
+    def waiting_on_b() -> str | None:
+        for result in results:
+            position = runtime.store().lease(result.id) or {}
+            queued_on_b = position.get("queue") == "node.nodeB" and position.get("state") == "queued"
+            if queued_on_b and position.get("stage") not in ("create", "baseline"):
+                return result.id
+        return None
+
+    waiting = wait_until(waiting_on_b, 90, interval_s=0.02, what="a stage queued on nodeB")
+
+    # When node B is lost whole and node A comes up
+    node_b.kill_group(signal.SIGKILL)
+    engine_b.kill()
+    node_b.popen.wait(timeout=10)
+    lost_at = time.monotonic()
+    node_a = cluster.worker("nodeA", name="a", concurrency=2, **NODES)
+
+    # Then both end executed on A; the queued one was judged lost with its node
+    outcomes = [result.get(timeout=TERMINAL_BOUND_S) for result in results]
+    assert time.monotonic() - lost_at < TERMINAL_BOUND_S
+    assert [o["status"] for o in outcomes] == ["executed", "executed"], outcomes
+    assert {o["node"] for o in outcomes} == {"nodeA"}
+    assert "node nodeB lost" in node_a.text(), f"{waiting} was not judged with its node"
