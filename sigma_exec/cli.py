@@ -244,6 +244,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     return _report(outcome, as_json=args.json)
 
 
+def cmd_node(args: argparse.Namespace) -> int:
+    from tasks.control import drain, resume
+
+    if args.action == "resume":
+        workers = resume(args.name)
+        out.print(f"node {_t(args.name)} takes new pipelines again ({len(workers)} worker(s) answered)")
+        return 0
+    console.print(f"draining node {_t(args.name)}: it takes no new pipeline; waiting for those placed on it…")
+    report = drain(args.name, timeout_s=args.timeout)
+    out.print_json(report.model_dump_json())
+    return 0 if report.empty else 2
+
+
 def _proposal_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("workspace", help="project directory (copied into the sandbox, never modified)")
     parser.add_argument("--language", "-l", required=True, help="python, javascript, typescript, java, go, ruby")
@@ -277,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("action", choices=["build", "list"])
     images.add_argument("--language", "-l", action="append", help="repeatable; default: every language")
     images.set_defaults(func=cmd_images)
+    node = sub.add_parser("node", help="drain a node (no new pipelines, in-flight ones finish) or resume it")
+    node.add_argument("action", choices=["drain", "resume"])
+    node.add_argument("name", help="the node (its workers' SIGMA_NODE)")
+    node.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the node to empty")
+    node.set_defaults(func=cmd_node)
     reap = sub.add_parser("reap", help="remove expired or orphaned sandboxes on this node")
     reap.add_argument("--all", action="store_true", help="every node's containers on this engine")
     reap.set_defaults(func=cmd_reap)

@@ -6,7 +6,7 @@ The only package of the project that imports Celery. See `tasks.stages` for the 
 
 from __future__ import annotations
 
-from tasks import reaping, stages  # noqa: F401  (registers the tasks)
+from tasks import control, reaping, stages  # noqa: F401  (registers the tasks and control commands)
 from tasks.app import app
 from tasks.client import follow, status, submit_proposal
 

@@ -22,7 +22,7 @@ from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.gpu import node_gpu_count
 from tasks import runtime
 from tasks.broker import patch_ack_after_disconnect
-from tasks.config import GPU_PROPOSALS_QUEUE, check_time_limits, node_queue
+from tasks.config import GPU_PROPOSALS_QUEUE, PROPOSALS_QUEUE, check_time_limits, node_queue
 from tasks.lost import publish_running, sweep_lost_pipelines, this_machine, worker_identity
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,20 @@ def consume_node_queue(sender: str, instance: Any, **_: Any) -> None:
     queue = node_queue(runtime.settings().node)
     instance.app.amqp.queues.select_add(queue)
     log.info("worker %s consumes %s", sender, queue)
+    if _node_draining():  # `sigma-exec node drain`: finish what is placed here, take nothing new
+        instance.app.amqp.queues.deselect(PROPOSALS_QUEUE)
+        log.warning("node %s is draining: worker %s takes no new pipelines", runtime.settings().node, sender)
+        return
     if _node_offers_gpus():
         instance.app.amqp.queues.select_add(GPU_PROPOSALS_QUEUE)
         log.info("worker %s offers GPUs: consumes %s", sender, GPU_PROPOSALS_QUEUE)
+
+
+def _node_draining() -> bool:
+    try:
+        return runtime.store().draining(runtime.settings().node)
+    except Exception:  # Redis not there yet: the worker starts as usual
+        return False
 
 
 def _node_offers_gpus() -> bool:

@@ -16,6 +16,7 @@ Keys (all under `sigma:`):
     running:<worker>              set + TTL         task and root ids a live worker holds in memory (its sign of life)
     workers                       set               identities that published `running:` (expired ones pruned)
     nodes                         zset node → last heartbeat (unix s)
+    draining                      set               nodes that take no new pipelines (`sigma-exec node drain`)
     last-reap                     hash node → the node's last reap report (JSON)
     reaper-lock:<node>            string PX         one reaper per node at a time
     lost-sweep-lock               string PX         one lost-pipeline sweep at a time
@@ -67,6 +68,7 @@ PENDING_KEY: Final = f"{PREFIX}pending"
 SUSPECTS_KEY: Final = f"{PREFIX}lost-suspects"
 RUNNING_PREFIX: Final = f"{PREFIX}running:"
 WORKERS_KEY: Final = f"{PREFIX}workers"
+DRAINING_KEY: Final = f"{PREFIX}draining"
 ALIVE_MEMBER: Final = "@alive"  # keeps a worker's running set present while it holds nothing
 
 
@@ -465,6 +467,28 @@ class PipelineStore:
         """Every registered node and when it was last heard from (unix s)."""
         with _translate():
             return {str(node): float(at) for node, at in self.redis.zrange(f"{PREFIX}nodes", 0, -1, withscores=True)}
+
+    def set_draining(self, node: str, draining: bool) -> None:
+        """Remember (or forget) that `node` takes no new pipelines, for its workers that start later."""
+        with _translate():
+            if draining:
+                self.redis.sadd(DRAINING_KEY, node)
+            else:
+                self.redis.srem(DRAINING_KEY, node)
+
+    def draining(self, node: str) -> bool:
+        with _translate():
+            return bool(self.redis.sismember(DRAINING_KEY, node))
+
+    def in_flight_on(self, node: str) -> list[str]:
+        """Pipelines of pending proposals whose position places them on `node`."""
+        with _translate():
+            proposal_ids = [str(p) for p in self.redis.zrange(PENDING_KEY, 0, -1)]
+            pipe = self.redis.pipeline()
+            for proposal_id in proposal_ids:
+                pipe.hget(submission_key(proposal_id), "pipeline_id")
+            pipeline_ids = [str(p) for p in pipe.execute() if p]
+        return sorted(pid for pid, pos in self.positions(pipeline_ids).items() if pos.node == node)
 
     def known_nodes(self, forget_after_s: int, now: float | None = None) -> list[str]:
         """Nodes heard from within `forget_after_s`, oldest entries pruned."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -61,3 +62,46 @@ def test_beat_sends_a_reap_task_to_each_registered_node_and_workers_sweep_at_sta
     reaps = wait_until(scheduled, 45, interval_s=0.5, what="a scheduled reap on both nodes")
     assert set(reaps) == {"nodeA", "nodeB"}
     assert all(not r["errors"] for r in reaps.values())
+
+
+def test_a_drained_node_finishes_what_it_holds_takes_nothing_new_and_reports_empty(
+    cluster: Cluster, docker_engine: None, project_ids: Any
+) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pipeline_helpers import stage_running, submit_sample
+
+    # Given node B running a slow pipeline
+    node_b = cluster.worker("nodeB", name="b")
+    held = submit_sample(project_ids(), "drain", test_command="sleep 4; echo slow")
+    wait_until(lambda: stage_running(held.id, "baseline"), 60, what="the pipeline on nodeB")
+
+    # When B is drained (the CLI waits for it to empty) while new proposals arrive and A is up
+    cli = str(Path(sys.executable).with_name("sigma-exec"))
+    draining = subprocess.Popen(
+        [cli, "node", "drain", "nodeB", "--timeout", "120"], env=cluster.env(), stdout=subprocess.PIPE, text=True
+    )
+    from tasks import runtime
+
+    wait_until(lambda: runtime.store().draining("nodeB"), 20, what="nodeB marked draining")
+    time.sleep(1)  # the workers' control replies
+    node_a = cluster.worker("nodeA", name="a")
+    new = [submit_sample(project_ids(), "after-drain") for _ in range(2)]
+
+    # Then what B held finishes there, everything new runs on A, and the drain reports B empty
+    assert held.get(timeout=120)["node"] == "nodeB"
+    assert {r.get(timeout=120)["node"] for r in new} == {"nodeA"}
+    out, _ = draining.communicate(timeout=60)
+    report = json.loads(out)
+    assert draining.returncode == 0 and report["empty"] is True, report
+    assert report["in_flight_at_start"] == [held.id] and report["workers"], report
+    assert all(r.id not in node_b.text() for r in new) and node_a.alive()
+
+    # And a worker of B that starts while it drains takes nothing new either; resume undoes it
+    restarted = cluster.worker("nodeB", name="b2")
+    assert "is draining" in restarted.text()
+    resumed = subprocess.run([cli, "node", "resume", "nodeB"], env=cluster.env(), capture_output=True, timeout=60)
+    assert resumed.returncode == 0 and not runtime.store().draining("nodeB")
