@@ -4,48 +4,14 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from sigma_exec import DockerExecutor, Settings
 from sigma_exec.images import base_image_ref
 from sigma_exec.languages import resolve_language
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "py_deps"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[str]:
-    """A real registry (Debian's docker-registry) on loopback."""
-    binary = shutil.which("docker-registry")
-    assert binary, "docker-registry is installed by scripts/ensure-system.sh"
-    port = _free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: "
-        f"{tmp_path / 'data'}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
 
 
 def _node(registry: str, prefix: str) -> DockerExecutor:
@@ -93,7 +59,10 @@ def test_a_second_node_pulls_the_first_nodes_build_instead_of_building(
 
 def test_a_registry_that_is_down_degrades_to_a_local_build(tmp_path: Path, project_id: str) -> None:
     prefix = f"sigma-reg-{uuid.uuid4().hex[:8]}"
-    node = _node(f"127.0.0.1:{_free_port()}", prefix)
+    with socket.socket() as probe:  # a port nobody listens on: the registry is down
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    node = _node(dead, prefix)
     base_ref = base_image_ref(resolve_language("python"), node.settings)
     _seed_base(node, base_ref)
     workspace = tmp_path / "proj"

@@ -130,3 +130,52 @@ def test_a_stage_queued_on_a_lost_node_is_rerun_once_the_node_is_known_lost(
     assert [o["status"] for o in outcomes] == ["executed", "executed"], outcomes
     assert {o["node"] for o in outcomes} == {"nodeA"}
     assert "node nodeB lost" in node_a.text(), f"{waiting} was not judged with its node"
+
+
+def test_a_second_engine_pulls_the_first_nodes_images_through_the_registry(
+    engine_b: Engine, registry: str, tmp_path: Path, project_id: str
+) -> None:
+    """Node B (an engine without any image) gets node A's base and dependency layer by pulling them."""
+    import shutil
+    import uuid
+
+    from sigma_exec import DockerExecutor, Settings
+    from sigma_exec.docker_backend import DockerBackend
+    from sigma_exec.images import base_image_ref
+    from sigma_exec.languages import resolve_language
+
+    if not engine_b.answers():
+        engine_b.start()
+    settings = Settings(SIGMA_NODE="nodeA", DOCKER_REGISTRY=registry, DOCKER_IMAGE_PREFIX=f"reg-{uuid.uuid4().hex[:8]}")
+    workspace = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "samples" / "py_deps", workspace)
+
+    # Node A: its base image under the registry's name (as its own first build would push it), then a
+    # create that builds the project's dependency layer and pushes it
+    node_a = DockerExecutor(settings)
+    assert node_a.backend is not None
+    base_ref = base_image_ref(resolve_language("python"), settings)
+    repository, tag = base_ref.rsplit(":", 1)
+    node_a.backend.tag_image(base_image_ref(resolve_language("python"), Settings()), repository, tag)
+    assert node_a.backend.push(base_ref) is None
+    first = node_a.create_project_container(project_id, str(workspace), "python")
+    assert first.success, first.error
+    node_a.cleanup_project(project_id)
+
+    # Node B: its own engine, none of these images (nor the plain base the node-loss tests loaded)
+    engine_b.docker("rmi", "-f", base_image_ref(resolve_language("python"), Settings()), check=False)
+    node_b = DockerExecutor(settings.model_copy(update={"SIGMA_NODE": "nodeB"}), backend=DockerBackend(engine_b.host))
+    assert engine_b.docker("image", "inspect", first.image or "", check=False).returncode != 0
+    seen: list[str] = []
+    started = time.monotonic()
+    second = node_b.create_project_container(project_id, str(workspace), "python", progress=seen.append)
+    first_create_s = time.monotonic() - started
+    try:
+        assert second.success and second.image == first.image, second.error
+        assert any(m.startswith("pulled") for m in seen) and not any("building" in m for m in seen), seen
+        assert node_b.run_tests(second.container_id, "python").tests_passed == 1
+        print(f"node B's first create through the registry: {first_create_s:.1f}s")
+    finally:
+        node_b.cleanup_project(project_id)
+        node_a.backend.remove_image(first.image or "")
+        node_a.backend.remove_image(base_ref)
