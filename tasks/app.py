@@ -109,6 +109,10 @@ def register_and_sweep(sender: Any = None, **_: Any) -> None:
         daemon=True,
     ).start()
     app.send_task("sigma.reap_node", kwargs={"node": node, "reason": "worker start"}, queue=node_queue(node))
+    if sender is not None:
+        from tasks.control import drain_on_term
+
+        drain_on_term(sender, runtime.queue_settings().DRAIN_GRACE_SECONDS)
 
 
 @worker_shutdown.connect

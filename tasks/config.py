@@ -45,6 +45,9 @@ class QueueSettings(BaseSettings):
     LOST_PIPELINE_GRACE_SECONDS: int = Field(60, ge=1, description="a pending proposal is checked after this")
     LOST_PIPELINE_CONFIRM_SECONDS: int = Field(30, ge=0, description="found nowhere twice this far apart: lost")
     LOST_PIPELINE_RERUNS: int = Field(1, ge=0, description="a lost pipeline is sent again this often, then error")
+    DRAIN_GRACE_SECONDS: int = Field(
+        90, ge=0, description="on TERM a worker finishes the pipelines placed on its node this long (0: Celery's own)"
+    )
     NODE_LOST_SECONDS: int | None = Field(
         None, ge=1, description="a node silent this long is lost: its queued stages re-run elsewhere (3 heartbeats + 5)"
     )

@@ -342,6 +342,14 @@ def create(self: Task, proposal: dict[str, Any], rerun: int = 0) -> str:
         attempt=rerun,
         state=PipelineState(proposal=Proposal.model_validate(proposal), node=node),
     )
+    if runtime.store().takes_no_pipeline(node, runtime.worker_identity()):  # draining: back to the shared queue
+        queue = (self.request.delivery_info or {}).get("routing_key") or PROPOSALS_QUEUE
+        log.warning("node %s drains: create of %s goes back to %s", node, pipeline_id, queue)
+        shown = label(env.state.proposal.proposal_id, env.state.proposal.project_id, attempt=rerun)
+        self.apply_async(
+            args=[proposal], kwargs={"rerun": rerun}, task_id=pipeline_id, queue=queue, countdown=1, argsrepr=shown
+        )
+        raise Ignore()
     reason = _fenced(env, Stage.CREATE)
     if reason is not None:  # an older attempt, or an earlier delivery already handed over to the node queue
         log.warning("pipeline %s: create message does nothing: %s", pipeline_id, reason)

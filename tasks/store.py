@@ -17,6 +17,7 @@ Keys (all under `sigma:`):
     workers                       set               identities that published `running:` (expired ones pruned)
     nodes                         zset node → last heartbeat (unix s)
     draining                      set               nodes that take no new pipelines (`sigma-exec node drain`)
+    draining-worker:<worker>      string + TTL      a worker process shutting down after TERM
     last-reap                     hash node → the node's last reap report (JSON)
     reaper-lock:<node>            string PX         one reaper per node at a time
     lost-sweep-lock               string PX         one lost-pipeline sweep at a time
@@ -479,6 +480,20 @@ class PipelineStore:
     def draining(self, node: str) -> bool:
         with _translate():
             return bool(self.redis.sismember(DRAINING_KEY, node))
+
+    def set_worker_draining(self, worker: str, ttl_s: int) -> None:
+        """Remember that this worker process shuts down (TERM): it takes no new pipeline meanwhile."""
+        with _translate():
+            self.redis.set(f"{DRAINING_KEY}-worker:{worker}", "1", ex=max(1, ttl_s))
+
+    def takes_no_pipeline(self, node: str, worker: str) -> bool:
+        """Whether a create that reached this worker must go back: its node or the worker itself drains."""
+        with _translate():
+            pipe = self.redis.pipeline()
+            pipe.sismember(DRAINING_KEY, node)
+            pipe.exists(f"{DRAINING_KEY}-worker:{worker}")
+            node_drains, worker_drains = pipe.execute()
+        return bool(node_drains) or (bool(worker) and bool(worker_drains))
 
     def in_flight_on(self, node: str) -> list[str]:
         """Pipelines of pending proposals whose position places them on `node`."""

@@ -105,3 +105,30 @@ def test_a_drained_node_finishes_what_it_holds_takes_nothing_new_and_reports_emp
     assert "is draining" in restarted.text()
     resumed = subprocess.run([cli, "node", "resume", "nodeB"], env=cluster.env(), capture_output=True, timeout=60)
     assert resumed.returncode == 0 and not runtime.store().draining("nodeB")
+
+
+def test_a_worker_sent_term_finishes_the_pipelines_placed_on_its_node_then_exits(
+    cluster: Cluster, docker_engine: None, project_ids: Any
+) -> None:
+    import os
+    import signal
+
+    from pipeline_helpers import stage_running, submit_sample
+
+    # Given node B in the middle of a slow pipeline, and node A up
+    node_b = cluster.worker("nodeB", name="b", DRAIN_GRACE_SECONDS="60")
+    held = submit_sample(project_ids(), "term", test_command="sleep 3; echo slow")
+    wait_until(lambda: stage_running(held.id, "baseline"), 60, what="the pipeline on nodeB")
+    node_a = cluster.worker("nodeA", name="a")
+
+    # When B's worker is sent TERM (as `docker stop` or systemd would)
+    os.kill(node_b.popen.pid, signal.SIGTERM)
+    wait_until(lambda: "takes no new pipeline" in node_b.text(), 10, what="B to start draining")
+    new = submit_sample(project_ids(), "after-term")
+
+    # Then the pipeline placed on B finishes there (its later stages included), new work goes to A, B exits
+    outcome = held.get(timeout=90)
+    assert outcome["status"] == "executed" and {s["node"] for s in outcome["stages"]} == {"nodeB"}, outcome
+    assert new.get(timeout=90)["node"] == "nodeA"
+    assert node_b.popen.wait(timeout=60) == 0
+    assert "TERM drain of node nodeB done" in node_b.text() and node_a.alive()
