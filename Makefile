@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REDIS_PORT ?= 6399
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system engine images images-python redis bench soak lint
+.PHONY: run test setup system engine images images-python redis bench soak lint compose-test
 
 run: setup engine images-python
 	$(BIN)/sigma-exec run examples/sample_project --language python --changes examples/sample_changes.json
@@ -46,3 +46,7 @@ soak: setup engine images redis
 lint: setup
 	$(BIN)/ruff check sigma_exec tasks tests bench
 	$(BIN)/ruff format --check sigma_exec tasks tests bench
+
+# docker-compose brought up for real with images built here (no registry), a proposal through it, torn down.
+compose-test: setup engine images-python
+	SIGMA_COMPOSE_TEST=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy

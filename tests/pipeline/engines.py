@@ -1,8 +1,9 @@
 """A second Docker engine on this machine, made and torn down by the tests: a node with its own state.
 
 `dockerd` with its own data root, exec root, pid file and socket (and so its own managed containerd),
-no bridge and no iptables rules (sandboxes have no network anyway), images copied from the main
-engine with `docker save | docker load`. `kill()` ends it as a lost machine would: the sandboxes'
+its own bridge interface and no iptables rules (sandboxes have no network anyway), images copied from
+the main engine with `docker save | docker load`. Not `--bridge=none`: a dockerd started so deletes the
+interface `docker0`, which belongs to the machine's own engine. `kill()` ends it as a lost machine would: the sandboxes'
 processes, the shims, containerd and dockerd all SIGKILLed, nothing cleaned up; `start()` brings the
 same node back with what it had on disk.
 """
@@ -56,14 +57,29 @@ class Engine:
         except subprocess.TimeoutExpired:
             return False
 
+    @property
+    def bridge(self) -> str:
+        return "sigmab" + str(abs(hash(self.root)) % 10_000)
+
+    def _make_bridge(self) -> None:
+        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True, check=False).returncode == 0:
+            return
+        for argv in (
+            ["ip", "link", "add", self.bridge, "type", "bridge"],
+            ["ip", "addr", "add", "172.31.254.1/24", "dev", self.bridge],
+            ["ip", "link", "set", self.bridge, "up"],
+        ):
+            subprocess.run(argv, capture_output=True, check=True)
+
     def start(self) -> None:
+        self._make_bridge()
         argv = [
             "dockerd",
             f"--data-root={self.root / 'data'}",
             f"--exec-root={self.exec_root}",
             f"--pidfile={self.root / 'docker.pid'}",
             f"--host={self.host}",
-            "--bridge=none",
+            f"--bridge={self.bridge}",
             "--iptables=false",
             "--ip-masq=false",
             "--ip-forward=false",
@@ -124,6 +140,7 @@ class Engine:
         for mount in reversed(_mounts_under(self.root)):
             subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
 
 
 def _pids_with_arg(fragment: str) -> list[int]:

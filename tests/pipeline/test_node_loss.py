@@ -51,6 +51,15 @@ def engine_b(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> I
         engine.stop()
 
 
+def test_the_second_engine_leaves_the_machines_engine_its_bridge(engine_b: Engine) -> None:
+    """Regression: a dockerd started with --bridge=none deleted docker0, the main engine's default bridge."""
+    import subprocess
+
+    assert engine_b.answers()
+    assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True, check=False).returncode == 0
+    assert subprocess.run(["ip", "link", "show", engine_b.bridge], capture_output=True, check=False).returncode == 0
+
+
 def sandboxes_on(engine: Engine, pipeline_id: str) -> list[str]:
     found = engine.docker("ps", "-aq", "--filter", f"label=sigma.pipeline={pipeline_id}", check=False)
     return found.stdout.decode().split()
