@@ -12,7 +12,7 @@ import contextlib
 import socket as socketlib
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import docker
@@ -229,11 +229,13 @@ class DockerBackend:
         cap_bytes: int,
         deadline_s: float,
         on_deadline: Sequence[str] | None = None,
+        keep_lines: Callable[[str], bool] | None = None,
     ) -> RawExec:
         """Run argv, keep at most `cap_bytes` of output, and stop waiting at `deadline_s`.
 
         At the deadline `on_deadline` (a kill script) is exec'd as the same user from
         outside the command's process tree; if the stream still does not end, it is closed.
+        Lines `keep_lines` chooses are kept even when the cap cuts them (see `BoundedOutput`).
         """
         started = time.monotonic()
         with _translate(container_id):
@@ -241,7 +243,7 @@ class DockerBackend:
                 container_id, list(argv), user=user, environment=dict(environment or {}), workdir=workdir
             )["Id"]
             sock = self.api.exec_start(exec_id, socket=True)
-        out = BoundedOutput(cap_bytes)
+        out = BoundedOutput(cap_bytes, keep_lines)
         reader = threading.Thread(target=_pump, args=(sock, out), daemon=True)
         reader.start()
         reader.join(deadline_s)

@@ -6,6 +6,7 @@ with an error that names the bad value, never an exception.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -54,6 +55,7 @@ from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings, lo
 from sigma_exec.pool import ROLE_POOL, WarmPool
 from sigma_exec.reaper import ReapReport, collect_images, reap
 from sigma_exec.registry import SandboxRegistry
+from sigma_exec.reports.console import reports_failure
 from sigma_exec.settings import NetworkPolicy, Settings
 from sigma_exec.spec import build_container_spec
 from sigma_exec.stats import to_container_stats
@@ -470,7 +472,13 @@ class DockerExecutor:
         )
 
     def _execute(
-        self, container_id: str, command: str | Sequence[str], timeout: int, env: dict[str, str]
+        self,
+        container_id: str,
+        command: str | Sequence[str],
+        timeout: int,
+        env: dict[str, str],
+        *,
+        keep_lines: Callable[[str], bool] | None = None,
     ) -> ExecutionResult:
         self._labels(container_id)
         if not command or not isinstance(command, str | list | tuple):
@@ -486,6 +494,7 @@ class DockerExecutor:
                 cap_bytes=self._limits_of(container_id).OUTPUT_CAP_BYTES,
                 deadline_s=timeout + self.settings.KILL_GRACE_SECONDS,
                 on_deadline=commands.script(commands.KILL_ALL),
+                keep_lines=keep_lines,
             )
             # An OOM kill of a child shows in the cgroup's counter even when the parent exits 1 (moby#18470):
             # read it after every failing step (a passing step pays nothing).
@@ -559,20 +568,26 @@ class DockerExecutor:
     ) -> TestResult:
         _profile, framework = self._profile_for(container_id, language)
         assert framework is not None
+        # A fresh directory per run, unguessable, under a parent the sandbox user cannot list (spec.py). Its
+        # path is no environment variable: only the framework's own flags and test_env name it, and a
+        # test_command's shell finds it in $SIGMA_REPORTS_DIR, a shell variable its children do not inherit.
         reports = f"{c.REPORTS_DIR}/{uuid.uuid4().hex}"
         env = {k: v.format(reports=reports, workspace=c.WORKSPACE_DIR) for k, v in framework.test_env.items()}
-        env["SIGMA_REPORTS_DIR"] = reports
+        prelude = f'SIGMA_REPORTS_DIR={reports}; mkdir -p -m 0700 "$SIGMA_REPORTS_DIR"'
         if only is None:
             command = test_command or framework.test_command.format(reports=reports, workspace=c.WORKSPACE_DIR)
-            script = f"mkdir -p {reports} && {command}"
+            script = f"{prelude} && {command}"
         elif not framework.rerun_command:
             return TestResult(success=False, error=f"{framework.name} cannot run single tests again")
         else:
             command = framework.rerun_command.format(reports=reports, workspace=c.WORKSPACE_DIR)
             env["SIGMA_RERUN_FILE"] = f"{reports}/rerun-ids.txt"
             env["SIGMA_RERUN_IDS"] = reruns.selection_file(only).decode()
-            script = f'mkdir -p {reports} && printf "%s" "$SIGMA_RERUN_IDS" > "$SIGMA_RERUN_FILE" && {command}'
-        execution = self._execute(container_id, script, timeout, env)
+            script = f'{prelude} && printf "%s" "$SIGMA_RERUN_IDS" > "$SIGMA_RERUN_FILE" && {command}'
+        # What the runner prints is captured as it prints it: its failure lines are kept even if a flood
+        # after them would push them out of the output cap, and the report is checked against them.
+        keep = functools.partial(reports_failure, framework.name)
+        execution = self._execute(container_id, script, timeout, env, keep_lines=keep)
         _, packed = self._engine().exec_capture(
             container_id,
             commands.script(commands.PACK_REPORTS, reports),
@@ -580,8 +595,17 @@ class DockerExecutor:
             cap_bytes=c.REPORT_CAP_BYTES,
         )
         files = read_regular_files(packed, max_bytes=c.REPORT_CAP_BYTES, max_entries=c.REPORT_MAX_ENTRIES)
-        parsed, coverage, source = read_reports(files, framework)
-        return judge_tests(execution, parsed, coverage, framework=framework.name, command=command, source=source)
+        custom = bool(only is None and test_command)
+        parsed, coverage, source = read_reports(files, framework, fallbacks=custom)
+        return judge_tests(
+            execution,
+            parsed,
+            coverage,
+            framework=framework.name,
+            command=command,
+            source=source,
+            report_required=framework.report_required and not custom,
+        )
 
     def run_build(
         self,

@@ -38,6 +38,11 @@ class Framework(_Data):
         "reports as test_command; test_env applies; empty = the framework cannot re-run single cases",
     )
     reports: list[ReportSpec] = Field(default_factory=list)
+    report_required: bool = Field(
+        False,
+        description="test_command and rerun_command always leave a report: a run of them that exits 0 without "
+        "one is not a pass (an exit hook deleted it, or the process was ended early with code 0)",
+    )
     coverage: list[ReportSpec] = Field(default_factory=list)
     build_command: str = ""
 

@@ -124,6 +124,11 @@ class TestResult(_Frozen):
     rerun_cases: list[TestCase] = Field(
         default_factory=list, description="the failing cases as a second run of them found them"
     )
+    report_disputed: str | None = Field(
+        None,
+        description="why the test report cannot be trusted: it contradicts what the runner printed or its exit "
+        "code (possible tampering); such a run is never a pass and its cases grade nothing",
+    )
 
     @property
     def tests_total(self) -> int | None:

@@ -3,7 +3,8 @@
 Counts come from structured reports, never from terminal text; when no report
 exists, counts stay None and the verdict falls back to the exit code, except when the
 runner's exit code says no test ran (pytest's 4 and 5, 2 on collection errors): then
-the counts are zeros and the output only supplies the cause to name.
+the counts are zeros and the output only supplies the cause to name. The terminal text
+can only dispute a report (`reports.crosscheck`): never make a run pass.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from sigma_exec.reports import (
     parse_coverage,
     parse_test_report,
 )
+from sigma_exec.reports.console import read_console
+from sigma_exec.reports.crosscheck import disagreement
 
 # Where each report kind is looked for when a framework does not say (test_command overrides).
 FALLBACK_REPORTS = [
@@ -71,10 +74,14 @@ def _matching(files: dict[str, bytes], spec: ReportSpec) -> list[bytes]:
 
 
 def read_reports(
-    files: dict[str, bytes], framework: Framework | None
+    files: dict[str, bytes], framework: Framework | None, *, fallbacks: bool = True
 ) -> tuple[ParsedReport | None, float | None, str | None]:
-    """Counts, coverage and the report source from the files a test run left."""
-    specs = (framework.reports if framework else []) + FALLBACK_REPORTS
+    """Counts, coverage and the report source from the files a test run left.
+
+    Without `fallbacks` (the framework's own command ran, which writes only its own reports), a test report
+    of another kind left in the directory is not read: it was not the runner's.
+    """
+    specs = (framework.reports if framework else []) + (FALLBACK_REPORTS if fallbacks or not framework else [])
     parsed: ParsedReport | None = None
     source = None
     for spec in specs:
@@ -132,12 +139,15 @@ def judge_tests(
     framework: str | None,
     command: str,
     source: str | None,
+    report_required: bool = False,
 ) -> TestResult:
     """The verdict: the runner's exit code and its report must both say "passed", and a test must have run.
 
     No test ran when the runner says it stopped before its first test (pytest: exit 2 on collection
     errors, 4, 5) or the report lists none. A proposal that deletes or breaks every test is not a pass,
     and coverage measured while no test ran (imports of the test files) is no coverage: it is None.
+    A report that contradicts what the runner printed or its exit code is disputed, and so is a missing
+    one when the runner always writes one (`report_required`): such a run is not a pass either.
     """
     early = diagnose_no_tests(framework, execution.exit_code, execution.output)
     counts = _counts(report, early, framework)
@@ -145,8 +155,10 @@ def judge_tests(
         early = None  # the report shows tests that ran: it outweighs the output
     failed = (counts.tests_failed or 0) + (counts.tests_errored or 0) if counts else 0
     none_ran = early is not None or (counts is not None and _total(counts) == 0)
-    success = not execution.timed_out and failed == 0 and execution.exit_code == 0 and not none_ran
     reported = report is not None and _has_counts(report)
+    disputed = _disputed(execution, report, framework, required=report_required and not reported)
+    success = not execution.timed_out and failed == 0 and execution.exit_code == 0 and not none_ran and disputed is None
+    error = disputed or (None if success else _test_error(execution, report, early, failed=failed, none_ran=none_ran))
     return TestResult(
         success=success,
         framework=framework,
@@ -158,13 +170,28 @@ def judge_tests(
         coverage_percent=coverage if counts is None or _executed(counts) > 0 else None,
         cases=list(counts.cases) if counts else [],
         output=execution.output,
-        error=None if success else _test_error(execution, report, early, failed=failed, none_ran=none_ran),
+        error=error,
         exit_code=execution.exit_code,
         execution_time=execution.execution_time,
         timed_out=execution.timed_out,
         truncated=execution.truncated,
         report_source=source if reported else None,
+        report_disputed=disputed,
     )
+
+
+def _disputed(
+    execution: ExecutionResult, report: ParsedReport | None, framework: str | None, *, required: bool
+) -> str | None:
+    """Why the report cannot be trusted: it contradicts the runner's printed summary or exit code, or it is
+    missing although the runner always writes one and exited 0 (an exit hook deleted it, or the process
+    was ended with code 0 before the runner could write it)."""
+    found = disagreement(read_console(framework, execution.output), report, execution.exit_code)
+    if found is None and required and execution.exit_code == 0 and not execution.timed_out:
+        problem = "no readable report" if report is None else f"an unusable report ({report.error or 'no counts'})"
+        found = f"the test report is missing (possible tampering): the runner exited with code 0 but left {problem}"
+        found += ", and it always writes one"
+    return found
 
 
 def _test_error(

@@ -60,7 +60,22 @@ def flaky_ids(first: TestResult, again: list[TestCase]) -> list[str]:
 
 
 def with_rerun(first: TestResult, again: TestResult) -> TestResult:
-    """`first` with the re-run's cases and the flaky ids it revealed (the counts stay the first run's)."""
+    """`first` with the re-run's cases and the flaky ids it revealed (the counts stay the first run's).
+
+    A re-run whose report is disputed reveals nothing: no case is flaky on its word, and the run is
+    disputed with it (a proposal's code that forges only its re-run must not turn a regression flaky).
+    """
+    if again.report_disputed:
+        disputed = f"in the re-run of the failing cases: {again.report_disputed}"
+        return first.model_copy(
+            update={
+                "rerun_cases": list(again.cases),
+                "flaky": [],
+                "success": False,
+                "report_disputed": first.report_disputed or disputed,
+                "error": first.report_disputed or disputed,
+            }
+        )
     return first.model_copy(update={"rerun_cases": list(again.cases), "flaky": flaky_ids(first, again.cases)})
 
 

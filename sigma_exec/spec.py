@@ -96,6 +96,17 @@ def sandbox_labels(
     }
 
 
+def reports_tmpfs_options(settings: Settings) -> str:
+    """The parent of every run's reports directory: root's, sticky, writable but not listable (1733).
+
+    The sandbox user creates each run's directory (a random name) in it and can remove only its own,
+    but can neither list it to find a run's directory nor rename or replace it (a mount point of root's).
+    """
+    return (
+        f"rw,noexec,nosuid,nodev,size={settings.SANDBOX_TMP_SIZE_MB}m,nr_inodes={settings.SANDBOX_TMP_INODES},mode=1733"
+    )
+
+
 def build_container_spec(
     settings: Settings,
     *,
@@ -126,7 +137,11 @@ def build_container_spec(
         memswap_limit=settings.memory_bytes,
         pids_limit=settings.SANDBOX_PIDS_LIMIT,
         ulimits={"nofile": settings.SANDBOX_NOFILE, "core": 0},
-        tmpfs={"/tmp": tmp_opts, "/var/tmp": tmp_opts.replace(f"size={settings.SANDBOX_TMP_SIZE_MB}m", "size=16m")},
+        tmpfs={
+            "/tmp": tmp_opts,
+            "/var/tmp": tmp_opts.replace(f"size={settings.SANDBOX_TMP_SIZE_MB}m", "size=16m"),
+            c.REPORTS_DIR: reports_tmpfs_options(settings),
+        },
         volumes=[
             TmpfsVolume(
                 target=c.WORKSPACE_DIR,

@@ -146,6 +146,8 @@ def grade_tests(
     """Why the test stage rejects the proposal under `rules` (empty: it does not)."""
     if after.timed_out:
         return [f"tests timed out after {timeout_s}s"]
+    if after.report_disputed:  # its cases grade nothing: the report is not what the runner found
+        return [f"the test report cannot be trusted: {after.report_disputed}"]
     graded = rules.policy is not VerdictPolicy.ALL_GREEN
     if not graded or found is None or baseline is None or not baseline.usable or not after.cases:
         reasons = _all_green(after)

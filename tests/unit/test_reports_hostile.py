@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from sigma_exec.models import MAX_TEST_ID_CHARS
+from sigma_exec.models import MAX_TEST_ID_CHARS, CaseOutcome, ParsedReport, TestCase
+from sigma_exec.output import KEPT_BYTES, KEPT_LINE_BYTES, BoundedOutput
 from sigma_exec.reports import COVERAGE_KINDS, TEST_REPORT_KINDS, parse_coverage, parse_test_report
 from sigma_exec.reports._common import MAX_CASES
+from sigma_exec.reports.console import MAX_NAMED, READERS, read_console, reports_failure
+from sigma_exec.reports.crosscheck import disagreement
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "reports"
 SAMPLES = {
@@ -132,3 +135,83 @@ def test_pathological_reports_are_read_in_linear_time(kind: str, index: int) -> 
     started = time.monotonic()
     _check(kind, data)
     assert time.monotonic() - started < LINEAR_BOUND_S, f"{kind} shape {index} ({len(data)} bytes) is too slow"
+
+
+# ---- what runners print: the console summaries read back against the reports ----
+CONSOLE = {path.stem.removeprefix("console-"): path.read_bytes() for path in DATA.glob("console-*.txt")}
+CONSOLE_FRAMEWORKS = sorted(READERS)
+MANY_CASES = ParsedReport(
+    framework="junit",
+    tests_passed=MAX_CASES,
+    tests_failed=0,
+    tests_skipped=0,
+    tests_errored=0,
+    cases=[
+        TestCase(name=f"t{i}", id=f"tests/t.py::test_{i}[{i}]", outcome=CaseOutcome.PASSED) for i in range(MAX_CASES)
+    ],
+)
+
+
+def _check_console(framework: str, text: str) -> None:
+    found = read_console(framework, text)
+    if found is not None:
+        assert found.failing is None or found.failing >= 0
+        assert found.passing is None or found.passing >= 0
+        assert len(found.named) <= MAX_NAMED
+    message = disagreement(found, MANY_CASES, 0)
+    assert message is None or message.startswith("the test report and the test output disagree")
+
+
+def test_every_console_reader_has_a_sample() -> None:
+    assert {"pytest", "jest", "vitest", "mocha", "gotest", "rspec", "minitest", "maven", "junit-platform"} <= set(
+        CONSOLE
+    )
+
+
+@pytest.mark.parametrize("framework", CONSOLE_FRAMEWORKS)
+def test_mutated_runner_output_never_escapes_as_an_exception(framework: str) -> None:
+    rng = random.Random(f"sigma-console-{framework}")
+    every = list(CONSOLE.values())
+    for sample in every:
+        for _ in range(MUTATIONS_PER_SAMPLE):
+            _check_console(framework, _mutate(sample, rng.choice(every), rng).decode("utf-8", errors="replace"))
+
+
+CONSOLE_PATHOLOGICAL = [
+    "FAILED tests/t.py::test_x[" + "a - " * 400 + "] - boom\n" * 2_000,  # cut ids: prefix look-ups
+    "FAILED tests/t.py::test_" + "1" * 5 + "\n" * 1 + "FAILED tests/t.py::test_1[\n" * 100_000,
+    "1 failed, " * 200 + "2 passed in 1s\n" * 3_000,
+    ", ".join(["1 failed"] * 150) + " in 1s\n" * 5_000,
+    "Tests:" + " 1 failed," * 190 + "\n" * 1 + "      Tests  " + "1 failed | " * 150 + "(3)\n" * 5_000,
+    "    " * 400 + "--- FAIL: T" + "/x" * 100 + " (0.00s)\n" * 5_000,
+    "--- FAIL: T/" + "a/" * 900 + "\n" * 500,
+    "  1) Failure:\n" * 150_000,
+    "1 runs, 1 assertions, 1 failures, 1 errors, 1 skips" * 30 + "\n" * 10_000,
+    "[INFO] Tests run: 1, Failures: 1, Errors: 0, Skipped: 0\n" * 20_000,
+    "[" + " " * 1990 + "1 tests failed ]\n" * 400,
+    "\n" * 1_000_000,
+    "x" * 1_000_000,
+]
+
+
+@pytest.mark.parametrize("index", range(len(CONSOLE_PATHOLOGICAL)))
+@pytest.mark.parametrize("framework", CONSOLE_FRAMEWORKS)
+def test_pathological_runner_output_is_read_in_linear_time(framework: str, index: int) -> None:
+    text = CONSOLE_PATHOLOGICAL[index]
+    started = time.monotonic()
+    _check_console(framework, text)
+    assert time.monotonic() - started < LINEAR_BOUND_S, f"{framework} shape {index} ({len(text)} chars) is too slow"
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [b"FAILED t.py::x - fail\n" * 50_000, b"fail\n" * 200_000, b"x" * 1_000_000, b"\n" * 1_000_000],
+)
+def test_an_output_flood_past_the_cap_costs_linear_time_and_bounded_memory(chunk: bytes) -> None:
+    out = BoundedOutput(64 * 1024, lambda line: reports_failure("pytest", line))
+    started = time.monotonic()
+    for _ in range(4):
+        out.write(chunk)
+    text = out.text()
+    assert time.monotonic() - started < LINEAR_BOUND_S
+    assert len(text.encode()) < 64 * 1024 + KEPT_BYTES + 2 * KEPT_LINE_BYTES + 200

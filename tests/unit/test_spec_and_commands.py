@@ -32,6 +32,14 @@ def test_default_profile_is_locked_down() -> None:
     assert spec.volumes[0].target == "/workspace" and "size=1024m" in spec.volumes[0].driver_options["o"]
 
 
+def test_the_parent_of_every_run_s_reports_is_root_s_sticky_and_unlistable() -> None:
+    options = _spec().tmpfs[c.REPORTS_DIR].split(",")
+    # 1733: the sandbox user may create its run's directory (a random name) but not list, rename or replace it
+    assert "mode=1733" in options and not any(o.startswith(("uid=", "gid=")) for o in options)
+    assert {"noexec", "nosuid", "nodev"} <= set(options)
+    assert c.REPORTS_DIR.startswith("/tmp/")  # mounted inside the /tmp tmpfs, after it
+
+
 def test_labels_account_for_every_container() -> None:
     labels = _spec().labels
     assert labels[c.LABEL_MANAGED] == "1"
