@@ -109,6 +109,11 @@ def register_and_sweep(sender: Any = None, **_: Any) -> None:
         daemon=True,
     ).start()
     app.send_task("sigma.reap_node", kwargs={"node": node, "reason": "worker start"}, queue=node_queue(node))
+    queue_settings = runtime.queue_settings()
+    if queue_settings.METRICS_PORT:
+        from tasks.metrics import serve
+
+        serve(runtime.store().redis, queue_settings.METRICS_PORT, queue_settings.METRICS_ADDRESS)
     if sender is not None:
         from tasks.control import drain_on_term
 

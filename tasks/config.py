@@ -45,6 +45,8 @@ class QueueSettings(BaseSettings):
     LOST_PIPELINE_GRACE_SECONDS: int = Field(60, ge=1, description="a pending proposal is checked after this")
     LOST_PIPELINE_CONFIRM_SECONDS: int = Field(30, ge=0, description="found nowhere twice this far apart: lost")
     LOST_PIPELINE_RERUNS: int = Field(1, ge=0, description="a lost pipeline is sent again this often, then error")
+    METRICS_PORT: int = Field(0, ge=0, le=65535, description="a worker serves /metrics here (0: off)")
+    METRICS_ADDRESS: str = Field("127.0.0.1", description="the address /metrics listens on")
     DRAIN_GRACE_SECONDS: int = Field(
         90, ge=0, description="on TERM a worker finishes the pipelines placed on its node this long (0: Celery's own)"
     )

@@ -18,6 +18,7 @@ Keys (all under `sigma:`):
     nodes                         zset node → last heartbeat (unix s)
     draining                      set               nodes that take no new pipelines (`sigma-exec node drain`)
     draining-worker:<worker>      string + TTL      a worker process shutting down after TERM
+    metrics:verdicts, metrics:latency  hashes       verdict counts and latency per node (`tasks.metrics`)
     last-reap                     hash node → the node's last reap report (JSON)
     reaper-lock:<node>            string PX         one reaper per node at a time
     lost-sweep-lock               string PX         one lost-pipeline sweep at a time
@@ -39,6 +40,7 @@ import redis
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sigma_exec.errors import BrokerUnavailableError
+from tasks.metrics import count_verdict
 
 PREFIX: Final = "sigma:"
 DELIVERY_TTL_S: Final = 24 * 3600
@@ -238,6 +240,7 @@ class PipelineStore:
             pipe.set(f"{PREFIX}proposal:{proposal_id}", pipeline_id, ex=ttl_s)
             if proposal is not None:
                 record = {
+                    "submitted_at": f"{now if now is not None else time.time():.3f}",
                     "pipeline_id": pipeline_id,
                     "queue": queue,
                     "proposal": json.dumps(proposal),
@@ -437,8 +440,10 @@ class PipelineStore:
                 pipe.multi()
                 return
             recorded = outcome
-            submitted_by = pipe.hget(submission_key(proposal_id), "pipeline_id")
+            submitted_by, submitted_at = pipe.hmget(submission_key(proposal_id), "pipeline_id", "submitted_at")
             pipe.multi()
+            latency = time.time() - float(submitted_at) if submitted_at else None
+            count_verdict(pipe, str(outcome.get("node") or ""), str(outcome.get("status") or "?"), latency)
             pipe.set(outcome_key(proposal_id), json.dumps(outcome), ex=ttl_s)
             pipe.set(done, proposal_id, ex=ttl_s)
             pipe.delete(lease_key(pipeline_id))

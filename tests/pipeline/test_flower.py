@@ -53,6 +53,7 @@ class Flower:
     worker: str
     worker_log: Any  # () -> str
     cluster: Cluster
+    metrics_port: int
 
     def tasks(self) -> dict[str, dict[str, Any]]:
         return dict(get_json(f"{self.base}/api/tasks?limit=500"))
@@ -74,7 +75,8 @@ def flower(
     options = [o for o in procfile["flower"].split()[4:] if not o.startswith("--port=")]
     module_cluster.spawn("flower", ["flower", *options, f"--port={port}"], FLOWER_UNAUTHENTICATED_API="true")
     wait_until(lambda: reachable(f"{base}/api/workers?refresh=false"), 40, what="flower to listen")
-    proc = module_cluster.worker("nodeF", concurrency=3)
+    metrics_port = free_port()
+    proc = module_cluster.worker("nodeF", concurrency=3, METRICS_PORT=str(metrics_port))
     run = uuid.uuid4().hex[:8]
     proposals = {verdict: f"{verdict}-{run}" for verdict in ("executed", "rejected", "error")}
     common = {"project_id": f"pl-flower-{run}", "language": "python"}
@@ -89,7 +91,13 @@ def flower(
         assert result.get(timeout=180)["status"] == verdict
     worker = f"w1-nodeF@{socket.gethostname()}"
     yield Flower(
-        base=base, results=results, proposals=proposals, worker=worker, worker_log=proc.text, cluster=module_cluster
+        base=base,
+        results=results,
+        proposals=proposals,
+        worker=worker,
+        worker_log=proc.text,
+        cluster=module_cluster,
+        metrics_port=metrics_port,
     )
 
 
@@ -171,6 +179,15 @@ def test_submit_wait_prints_every_stage_from_the_pipelines_own_record(flower: Fl
     shown = re.findall(r"stage (\w+) on node nodeF", done.stderr)
     assert shown == [s.removeprefix("sigma.") for s in STAGE_TASKS], done.stderr
     assert "EXECUTED" in done.stdout.upper()
+
+
+def test_the_worker_exports_verdict_counts_and_latency_per_node(flower: Flower) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{flower.metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    for status in ("executed", "rejected", "error"):
+        assert re.search(rf'sigma_verdicts_total\{{node="nodeF",status="{status}"\}} [1-9]', text), text[:2000]
+    count = re.search(r'sigma_verdict_latency_seconds_count\{node="nodeF"\} (\d+)', text)
+    assert count and int(count.group(1)) >= 2  # the errored one ended on create, before any node queue
 
 
 # ---- the pages, as a user's browser renders them ----------------------------------------------

@@ -330,3 +330,24 @@ def test_importing_the_celery_app_reads_no_setting() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("imported\n") and "TEST_TIMEOUT" in done.stdout
+
+
+def test_each_recorded_outcome_is_counted_once_per_node_with_its_latency(store: PipelineStore) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tasks.metrics import VerdictCollector
+
+    now = time.time()
+    store.note_submitted("p1", "pl-1", 3600, proposal={"proposal_id": "p1"}, now=now - 3)
+    store.note_submitted("p2", "pl-2", 3600, proposal={"proposal_id": "p2"}, now=now - 40)
+    store.finish("pl-1", "p1", {"status": "executed", "node": "nodeA"}, 3600)
+    store.finish("pl-1", "p1", {"status": "executed", "node": "nodeA"}, 3600)  # a redelivered last stage
+    store.finish("pl-2", "p2", {"status": "rejected", "node": "nodeA"}, 3600)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(VerdictCollector(store.redis))  # type: ignore[arg-type]
+    text = generate_latest(registry).decode()
+    assert 'sigma_verdicts_total{node="nodeA",status="executed"} 1.0' in text
+    assert 'sigma_verdicts_total{node="nodeA",status="rejected"} 1.0' in text
+    assert 'sigma_verdict_latency_seconds_bucket{le="5.0",node="nodeA"} 1.0' in text
+    assert 'sigma_verdict_latency_seconds_bucket{le="60.0",node="nodeA"} 2.0' in text
+    assert 'sigma_verdict_latency_seconds_count{node="nodeA"} 2.0' in text
