@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REDIS_PORT ?= 6399
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system engine images images-python redis bench soak lint compose-test
+.PHONY: run test setup system engine images images-python redis bench soak lint compose-test bench-verdicts
 
 run: setup engine images-python
 	$(BIN)/sigma-exec run examples/sample_project --language python --changes examples/sample_changes.json
@@ -39,6 +39,10 @@ redis: system
 
 bench: setup engine images-python redis
 	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m bench
+
+# only the verdict section (every language's sample: pipeline vs its native commands), merged into latest.json
+bench-verdicts: setup engine images
+	$(BIN)/python -m bench.verdicts
 
 soak: setup engine images redis
 	SIGMA_FAULTS_RESTART_DOCKERD=1 SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -q -p no:cacheprovider tests/faults

@@ -23,6 +23,7 @@ import docker
 from docker.types import Ulimit
 
 from bench.measure import ratio, rss_kb, summarize, timed
+from bench.verdicts import bench_verdicts, verdict_table
 from sigma_exec import DockerExecutor, Settings
 from sigma_exec.pipeline import Proposal, run_pipeline
 
@@ -340,6 +341,7 @@ def main() -> int:
             )
         results.update(bench_flood_rss(ex))
         results.update(bench_deps(ex, settings))
+        results.update(bench_verdicts(ex, settings, client))
         for language in DEPS_SAMPLES:
             results[f"create_with_deps_{language}_cached"]["ratio_vs_raw_start"] = ratio(
                 results[f"create_with_deps_{language}_cached"], results["raw_start_remove"]
@@ -360,6 +362,8 @@ def main() -> int:
     out = ROOT / "bench" / "results" / "latest.json"
     out.write_text(json.dumps(report, indent=2))
     print(table(results))
+    print()
+    print(verdict_table(results))
     print(f"\nwrote {out.relative_to(ROOT)}")
     return 0
 
