@@ -15,6 +15,7 @@ LABEL_EXPIRES_AT: Final = "sigma.expires-at"
 LABEL_LANGUAGE: Final = "sigma.language"
 LABEL_ROLE: Final = "sigma.role"
 LABEL_DEPS_HASH: Final = "sigma.deps-hash"
+LABEL_FRAMEWORK: Final = "sigma.framework"  # the test framework detected at create time
 
 ROLE_PROJECT: Final = "project"
 ROLE_DEPS_IMAGE: Final = "deps-image"
@@ -32,6 +33,7 @@ SANDBOX_UID: Final = 1000
 SANDBOX_GID: Final = 1000
 KEEPALIVE_UID: Final = 65534
 KEEPALIVE_GID: Final = 65534
+SANDBOX_USER: Final = f"{SANDBOX_UID}:{SANDBOX_GID}"  # what `docker exec --user` takes
 
 CAPS_KEPT: Final = ("CHOWN", "SETUID", "SETGID")
 

@@ -9,10 +9,13 @@ the project's name and deliver the workspace with one `put_archive`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
 import time
+import uuid
 from collections import deque
+from collections.abc import Callable
 
 from sigma_exec import constants as c
 from sigma_exec.docker_backend import DockerBackend
@@ -26,10 +29,18 @@ LABEL_POOL_KEY = "sigma.pool-key"
 
 def pool_key(spec: ContainerSpec) -> str:
     """What makes two sandboxes interchangeable: image and every security/limit setting."""
-    import hashlib
-
     fields = spec.model_dump(exclude={"name", "labels"})
     return hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()[:16]
+
+
+def lease_prefix(project_id: object) -> str:
+    """Name prefix of pooled containers leased to a project (labels cannot change after create)."""
+    return f"sigma-lease-{hashlib.sha256(str(project_id).encode()).hexdigest()[:12]}-"
+
+
+def lease_name(project_id: object) -> str:
+    """A fresh name for a pooled container leased to a project."""
+    return f"{lease_prefix(project_id)}{uuid.uuid4().hex[:12]}"
 
 
 class WarmPool:
@@ -169,3 +180,7 @@ class WarmPool:
     def _discard(self, container_id: str) -> None:
         with contextlib.suppress(SigmaExecError):
             self.backend.remove(container_id)
+
+
+PoolAccessor = Callable[[], WarmPool | None]
+"""The executor's pool, read at each call (closing the executor drops it)."""

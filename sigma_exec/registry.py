@@ -7,9 +7,12 @@ all of them name the same entry, and forgetting one forgets them all.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+LockAccessor = Callable[[str], threading.Lock]
+"""The lock that serialises work in one sandbox, by any id that names it."""
 
 
 @dataclass
