@@ -9,20 +9,12 @@ from typing import Any
 from sigma_exec import constants as c
 from sigma_exec.changes import Change
 from sigma_exec.models import ChangeResult
-from sigma_exec.registry import LockAccessor
-from sigma_exec.sandbox_lookup import EngineAccessor, SandboxLookup
-from sigma_exec.settings import Settings
+from sigma_exec.sandbox_unit import SandboxUnit
 from sigma_exec.workspace_ops import apply_change_batch
 
 
-class ChangeApplier:
+class ChangeApplier(SandboxUnit):
     """Hands a batch to `workspace_ops.apply_change_batch`; an unknown sandbox or an engine failure raises."""
-
-    def __init__(self, settings: Settings, engine: EngineAccessor, lookup: SandboxLookup, lock: LockAccessor) -> None:
-        self.settings = settings
-        self._engine = engine
-        self._lookup = lookup
-        self._lock = lock
 
     def apply(self, container_id: str, changes: Sequence[Change | dict[str, Any]]) -> ChangeResult:
         """All of the batch or none of it; `execution_time` counts from the call."""

@@ -8,27 +8,11 @@ from sigma_exec import commands
 from sigma_exec import constants as c
 from sigma_exec.models import ExecutionResult
 from sigma_exec.outcomes import execution_result
-from sigma_exec.registry import LockAccessor, SandboxRegistry
-from sigma_exec.sandbox_lookup import EngineAccessor, SandboxLookup
-from sigma_exec.settings import Settings
+from sigma_exec.sandbox_unit import SandboxUnit
 
 
-class ExecRunner:
+class ExecRunner(SandboxUnit):
     """Executes commands in sigma-exec sandboxes, one at a time per sandbox; engine failures raise."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        engine: EngineAccessor,
-        registry: SandboxRegistry,
-        lookup: SandboxLookup,
-        lock: LockAccessor,
-    ) -> None:
-        self.settings = settings
-        self._engine = engine
-        self._registry = registry
-        self._lookup = lookup
-        self._lock = lock
 
     def execute(
         self,

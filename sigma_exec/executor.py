@@ -27,6 +27,7 @@ from sigma_exec.sandbox_create import SandboxCreator
 from sigma_exec.sandbox_lifecycle import SandboxLifecycle, SandboxState
 from sigma_exec.sandbox_lookup import SandboxLookup
 from sigma_exec.sandbox_stats import StatsSampler
+from sigma_exec.sandbox_unit import SandboxContext
 from sigma_exec.settings import Settings
 from sigma_exec.suite_runs import SuiteRunner
 
@@ -56,15 +57,15 @@ class DockerExecutor:
         if self.backend is not None and self.unavailable_reason is None and self.settings.POOL_SIZE > 0:
             self.pool = WarmPool(self.backend, self.settings.POOL_SIZE, self.settings.CONTAINER_TTL_SECONDS / 2)
         # Units read the engine and the pool at each call: `close()` drops the pool, an unavailable engine raises.
-        settings, engine, registry, pool = self.settings, self._engine, self._sandboxes, lambda: self.pool
-        self._lookup = SandboxLookup(settings, engine, registry)
-        self._creator = SandboxCreator(settings, engine, registry, self._lookup, pool)
-        self._runner = ExecRunner(settings, engine, registry, self._lookup, self._lock)
-        self._suites = SuiteRunner(engine, self._lookup, self._runner)
+        self._lookup = SandboxLookup(self.settings, self._engine, self._sandboxes)
+        ctx = SandboxContext(self.settings, self._engine, self._sandboxes, self._lookup, lambda: self.pool, self._lock)
+        self._creator = SandboxCreator(ctx)
+        self._runner = ExecRunner(ctx)
+        self._suites = SuiteRunner(self._engine, self._lookup, self._runner)
         self._builds = BuildRunner(self._lookup, self._runner)
-        self._changes = ChangeApplier(settings, engine, self._lookup, self._lock)
-        self._lifecycle = SandboxLifecycle(settings, engine, registry, self._lookup, pool)
-        self._stats = StatsSampler(engine, registry, self._lookup)
+        self._changes = ChangeApplier(ctx)
+        self._lifecycle = SandboxLifecycle(ctx)
+        self._stats = StatsSampler(ctx)
 
     def close(self) -> None:
         """Stop the warm pool (removing its idle containers) and the Docker client."""

@@ -29,31 +29,16 @@ from sigma_exec.languages import list_workspace_files, resolve_language, select_
 from sigma_exec.models import CreateResult
 from sigma_exec.output import sanitize_text
 from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings
-from sigma_exec.pool import PoolAccessor, lease_name
-from sigma_exec.registry import SandboxRegistry
-from sigma_exec.sandbox_lookup import EngineAccessor, SandboxLookup
-from sigma_exec.settings import NetworkPolicy, Settings
+from sigma_exec.pool import lease_name
+from sigma_exec.sandbox_unit import SandboxUnit
+from sigma_exec.settings import NetworkPolicy
 from sigma_exec.spec import ContainerSpec, build_container_spec
 
 log = logging.getLogger(__name__)
 
 
-class SandboxCreator:
+class SandboxCreator(SandboxUnit):
     """Starts sandboxes (from the warm pool when it has one ready) and registers them."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        engine: EngineAccessor,
-        registry: SandboxRegistry,
-        lookup: SandboxLookup,
-        pool: PoolAccessor,
-    ) -> None:
-        self.settings = settings
-        self._engine = engine
-        self._registry = registry
-        self._lookup = lookup
-        self._pool = pool
 
     def create(
         self,

@@ -12,31 +12,15 @@ from sigma_exec.egress import LABEL_EGRESS_FOR, close_egress_of
 from sigma_exec.errors import ContainerNotFoundError, SigmaExecError
 from sigma_exec.models import CleanupResult
 from sigma_exec.policy import NetworkMode
-from sigma_exec.pool import ROLE_POOL, PoolAccessor, lease_prefix
-from sigma_exec.registry import SandboxRegistry
-from sigma_exec.sandbox_lookup import EngineAccessor, SandboxLookup
-from sigma_exec.settings import Settings
+from sigma_exec.pool import ROLE_POOL, lease_prefix
+from sigma_exec.sandbox_unit import SandboxUnit
 
 log = logging.getLogger(__name__)
 SandboxState = Literal["running", "stopped", "gone"]
 
 
-class SandboxLifecycle:
+class SandboxLifecycle(SandboxUnit):
     """Asks after and removes sigma-exec sandboxes, forgetting what the registry held of them."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        engine: EngineAccessor,
-        registry: SandboxRegistry,
-        lookup: SandboxLookup,
-        pool: PoolAccessor,
-    ) -> None:
-        self.settings = settings
-        self._engine = engine
-        self._registry = registry
-        self._lookup = lookup
-        self._pool = pool
 
     def state(self, container_id: str) -> SandboxState | None:
         """`running`, `stopped` or `gone`; None when the engine does not answer."""

@@ -8,18 +8,12 @@ import time
 from typing import Any
 
 from sigma_exec import cgroups
-from sigma_exec.registry import SandboxRegistry
-from sigma_exec.sandbox_lookup import EngineAccessor, SandboxLookup
+from sigma_exec.sandbox_unit import SandboxUnit
 from sigma_exec.stats import to_container_stats
 
 
-class StatsSampler:
+class StatsSampler(SandboxUnit):
     """Reads stats of sigma-exec sandboxes; an unknown sandbox or an engine failure raises."""
-
-    def __init__(self, engine: EngineAccessor, registry: SandboxRegistry, lookup: SandboxLookup) -> None:
-        self._engine = engine
-        self._registry = registry
-        self._lookup = lookup
 
     def stats(self, container_id: str) -> dict[str, Any]:
         """cpu_percent, memory_usage_mb, memory_percent, network_rx_mb, network_tx_mb (and more).
