@@ -28,6 +28,13 @@ SMALL_TIME_LIMITS = {
     "CELERY_RETRY_BACKOFF_MAX": "2",
     "CELERY_VISIBILITY_TIMEOUT": "30",
 }
+# The ledger's sweep every 2 s heartbeat, with a 1 s grace and a 2 s confirmation (lost-pipeline tests).
+FAST_LEDGER = {
+    **SMALL_TIME_LIMITS,
+    "NODE_HEARTBEAT_SECONDS": "2",
+    "LOST_PIPELINE_GRACE_SECONDS": "1",
+    "LOST_PIPELINE_CONFIRM_SECONDS": "2",
+}
 
 
 def free_port() -> int:

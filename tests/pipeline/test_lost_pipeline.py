@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import redis
 from pipeline_helpers import (
+    FAST_LEDGER,
     SAMPLE_PROJECT,
-    SMALL_TIME_LIMITS,
     Cluster,
     sandboxes_of,
     stage_running,
@@ -31,13 +31,7 @@ from pipeline_helpers import (
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 
-FAST_SWEEP = {
-    **SMALL_TIME_LIMITS,
-    "AUTO_BUILD": "false",
-    "NODE_HEARTBEAT_SECONDS": "2",
-    "LOST_PIPELINE_GRACE_SECONDS": "1",
-    "LOST_PIPELINE_CONFIRM_SECONDS": "2",
-}
+FAST_SWEEP = {**FAST_LEDGER, "AUTO_BUILD": "false"}
 
 
 def submit(project_id: str, test_command: str = "echo lost-and-found") -> Any:

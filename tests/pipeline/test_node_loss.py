@@ -19,19 +19,13 @@ from typing import Any
 
 import pytest
 from engines import Engine
-from pipeline_helpers import SMALL_TIME_LIMITS, Cluster, stage_running, submit_sample, wait_until
+from pipeline_helpers import FAST_LEDGER, Cluster, stage_running, submit_sample, wait_until
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 
 # Heartbeats every 2 s: B's worker is known gone at once on this machine (its pid), a node silent for
 # NODE_LOST_SECONDS (3 heartbeats + 5 s) is lost; the re-run then takes what a pipeline takes.
-NODES = {
-    **SMALL_TIME_LIMITS,
-    "AUTO_BUILD": "true",
-    "NODE_HEARTBEAT_SECONDS": "2",
-    "LOST_PIPELINE_GRACE_SECONDS": "1",
-    "LOST_PIPELINE_CONFIRM_SECONDS": "2",
-}
+NODES = {**FAST_LEDGER, "AUTO_BUILD": "true"}
 TERMINAL_BOUND_S = 90
 SLOW = {"test_command": "sleep 3; echo slow tests", "build_command": "sleep 3; echo slow build"}
 
