@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REDIS_PORT ?= 6399
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system engine images images-python redis bench soak lint compose-test bench-verdicts
+.PHONY: run test setup system engine images images-python redis bench soak lint compose-test bench-verdicts nodes
 
 run: setup engine images-python
 	$(BIN)/sigma-exec run examples/sample_project --language python --changes examples/sample_changes.json
@@ -50,6 +50,10 @@ soak: setup engine images redis
 lint: setup
 	$(BIN)/ruff check sigma_exec tasks tests bench
 	$(BIN)/ruff format --check sigma_exec tasks tests bench
+
+# two engines: node loss at every stage and images through a registry (make test runs the short variant)
+nodes: setup engine images-python redis
+	SIGMA_NODES_FULL=1 SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -q -p no:cacheprovider tests/pipeline/test_node_loss.py
 
 # docker-compose brought up for real with images built here (no registry), a proposal through it, torn down.
 compose-test: setup engine images-python
