@@ -2,7 +2,7 @@
 
 Per-node queues instead of a broadcast: Redis fan-out is Pub/Sub and is lost while a worker is
 offline. A Redis lock (SET NX PX) per node makes two concurrent reapers harmless, and a pipeline
-holding a lease is passed as live so its container is never touched.
+placed on this node (its ledger position) is passed as live so its container is never touched.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _reap_with_liveness(executor: DockerExecutor, store: PipelineStore, node: st
         pipelines = executor.sandbox_pipelines(node)
     except SigmaExecError as exc:
         return ReapReport(node=node, errors=[str(exc)])
-    live, dead = store.pipeline_liveness(pipelines)
+    live, dead = store.pipeline_liveness(pipelines, node=node)  # a lost run's sandbox here is dead
     return executor.reap(node, now, live_pipelines=live, dead_pipelines=dead)
 
 

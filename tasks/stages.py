@@ -46,7 +46,7 @@ from tasks.app import app
 from tasks.config import PROPOSALS_QUEUE, node_queue
 from tasks.monitoring import ProposalFailed, ProposalRejected, label, stage_summary, stage_task_id, verdict_result
 from tasks.outcome_bounds import bound_outcome, truncate
-from tasks.store import PositionState
+from tasks.store import Position, PositionState
 
 T = TypeVar("T")
 
@@ -163,23 +163,23 @@ def _position_ttl_s() -> int:
     return runtime.queue_settings().OUTCOME_TTL_SECONDS
 
 
-def _fenced(env: Envelope, stage: Stage) -> str | None:
-    """Why this message must do nothing (an older attempt, a stage already passed, a finished pipeline)."""
-    store = runtime.store()
-    if _with_broker(lambda: store.finished(env.pipeline_id)):
-        return "the pipeline has finished"
-    position = _with_broker(lambda: store.position(env.pipeline_id))
+def _fenced(env: Envelope, stage: Stage) -> tuple[str | None, Position | None]:
+    """Why this message must do nothing (an older attempt, a stage already passed, a finished pipeline), if it
+    must, and the pipeline's position as read for that."""
+    finished, position = _with_broker(lambda: runtime.store().fence_view(env.pipeline_id))
+    if finished:
+        return "the pipeline has finished", position
     if position is None:
-        return None
+        return None, None
     if position.attempt != env.attempt:
-        return f"attempt {env.attempt} was superseded by attempt {position.attempt}"
+        return f"attempt {env.attempt} was superseded by attempt {position.attempt}", position
     if position.stage in ORDER and ORDER.index(Stage(position.stage)) > ORDER.index(stage):
-        return f"the pipeline is past the {stage} stage (now {position.stage})"
-    return None
+        return f"the pipeline is past the {stage} stage (now {position.stage})", position
+    return None, position
 
 
 def _ignore_stale(task: Task, env: Envelope, stage: Stage) -> None:
-    reason = _fenced(env, stage)
+    reason, _position = _fenced(env, stage)
     if reason is not None:
         log.warning("pipeline %s: %s message %s does nothing: %s", env.pipeline_id, stage, task.request.id, reason)
         raise Ignore()
@@ -350,11 +350,10 @@ def create(self: Task, proposal: dict[str, Any], rerun: int = 0) -> str:
             args=[proposal], kwargs={"rerun": rerun}, task_id=pipeline_id, queue=queue, countdown=1, argsrepr=shown
         )
         raise Ignore()
-    reason = _fenced(env, Stage.CREATE)
+    reason, position = _fenced(env, Stage.CREATE)
     if reason is not None:  # an older attempt, or an earlier delivery already handed over to the node queue
         log.warning("pipeline %s: create message does nothing: %s", pipeline_id, reason)
         raise Ignore()
-    position = runtime.store().position(pipeline_id)
     if rerun or (position is not None and position.state == PositionState.RUNNING):
         with contextlib.suppress(Exception):  # an earlier delivery or attempt got this far on this node
             _remove_leftovers(pipeline_id)

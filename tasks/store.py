@@ -75,6 +75,17 @@ DRAINING_KEY: Final = f"{PREFIX}draining"
 ALIVE_MEMBER: Final = "@alive"  # keeps a worker's running set present while it holds nothing
 
 
+def _queue_fresh_position(
+    pipe: Any, pipeline_id: str, proposal_id: str, attempt: int, queue: str, now: float | None, ttl_s: int
+) -> None:
+    """Queue on `pipe` the position of an attempt just sent: create, queued on `queue`."""
+    since = f"{time.time() if now is None else now:.3f}"
+    fields = {"proposal_id": proposal_id, "attempt": str(attempt), "stage": "create", "state": "queued"}
+    pipe.delete(lease_key(pipeline_id))
+    pipe.hset(lease_key(pipeline_id), mapping={**fields, "queue": queue, "since": since})
+    pipe.expire(lease_key(pipeline_id), ttl_s)
+
+
 class PositionState(StrEnum):
     QUEUED = "queued"  # its message was sent (or is about to be) and no worker has started it
     RUNNING = "running"  # a worker started it
@@ -135,23 +146,6 @@ class PipelineStore:
         return int(count)
 
     # ---- leases -------------------------------------------------------------------------------
-    def hold_lease(
-        self, pipeline_id: str, ttl_s: int, *, now: float | None = None, **fields: str | int | float
-    ) -> None:
-        """Record where the pipeline is (fields of `Position`) and keep the record `ttl_s` more seconds.
-
-        The proposal's own record (`proposal:<id>`, set at submission with the outcome's lifetime) is
-        left alone, so `status` answers for as long as the submission lives.
-        """
-        mapping: dict[Any, Any] = {k: str(v) for k, v in fields.items()}
-        mapping["since"] = f"{time.time() if now is None else now:.3f}"
-        mapping.setdefault("pid", str(os.getpid()))
-        with _translate():
-            pipe = self.redis.pipeline()
-            pipe.hset(lease_key(pipeline_id), mapping=mapping)
-            pipe.expire(lease_key(pipeline_id), ttl_s)
-            pipe.execute()
-
     def move(
         self, pipeline_id: str, attempt: int, ttl_s: int, *, now: float | None = None, **fields: str | int
     ) -> bool:
@@ -215,6 +209,15 @@ class PipelineStore:
         }
         return {pid: pos for pid, pos in parsed.items() if pos is not None}
 
+    def fence_view(self, pipeline_id: str) -> tuple[bool, Position | None]:
+        """(finished, position) in one round trip: what a stage reads to know whether it is fenced off."""
+        with _translate():
+            pipe = self.redis.pipeline()
+            pipe.exists(f"{PREFIX}done:{pipeline_id}")
+            pipe.hgetall(lease_key(pipeline_id))
+            done, raw = pipe.execute()
+        return bool(done), (Position.parse({str(k): str(v) for k, v in raw.items()}) if raw else None)
+
     def finished(self, pipeline_id: str) -> bool:
         with _translate():
             return bool(self.redis.exists(f"{PREFIX}done:{pipeline_id}"))
@@ -251,17 +254,7 @@ class PipelineStore:
                 pipe.hset(submission_key(proposal_id), mapping=record)
                 pipe.expire(submission_key(proposal_id), ttl_s)
                 pipe.zadd(PENDING_KEY, {proposal_id: now if now is not None else time.time()})
-            position = {
-                "proposal_id": proposal_id,
-                "attempt": "0",
-                "stage": "create",
-                "state": "queued",
-                "queue": queue,
-            }
-            position["since"] = f"{now if now is not None else time.time():.3f}"
-            pipe.delete(lease_key(pipeline_id))
-            pipe.hset(lease_key(pipeline_id), mapping=position)
-            pipe.expire(lease_key(pipeline_id), ttl_s)
+            _queue_fresh_position(pipe, pipeline_id, proposal_id, 0, queue, now, ttl_s)
             pipe.execute()
 
     def forget_submission(self, proposal_id: str, pipeline_id: str) -> None:
@@ -310,10 +303,7 @@ class PipelineStore:
             pipe.zadd(PENDING_KEY, {proposal_id: now}, xx=True)
             pipe.hdel(SUSPECTS_KEY, proposal_id)
             count = int(pipe.execute()[0])
-            position = {"proposal_id": proposal_id, "attempt": str(count), "stage": "create", "state": "queued"}
-            pipe.delete(lease_key(pipeline_id))
-            pipe.hset(lease_key(pipeline_id), mapping={**position, "queue": queue, "since": f"{now:.3f}"})
-            pipe.expire(lease_key(pipeline_id), ttl_s)
+            _queue_fresh_position(pipe, pipeline_id, proposal_id, count, queue, now, ttl_s)
             pipe.execute()
         return count
 

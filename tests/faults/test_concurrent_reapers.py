@@ -43,7 +43,7 @@ def test_two_concurrent_reapers_remove_only_what_is_reapable(own_redis: RedisSer
     fresh = _sandbox(node, projects[1], 7200, f"pl-fresh-{run}")
     live = _sandbox(node, projects[2], 60, f"pl-live-{run}")  # expired, but its pipeline holds a lease
     ended = _sandbox(node, projects[3], 7200, f"pl-ended-{run}")  # fresh, but its pipeline finished
-    store.hold_lease(f"pl-live-{run}", 3600, stage="test")
+    store.move(f"pl-live-{run}", 0, 3600, stage="test")
     store.finish(f"pl-ended-{run}", f"prop-ended-{run}", {"status": "executed"}, 3600)
 
     # When two locked and two unlocked reapers run at the same moment

@@ -49,7 +49,7 @@ def test_a_retry_is_a_new_message_with_its_own_count(store: PipelineStore) -> No
 # ---- leases and liveness ----------------------------------------------------------------------
 def test_a_position_marks_a_pipeline_live_until_it_finishes(store: PipelineStore) -> None:
     store.note_submitted("prop-1", "p1", 3600)
-    store.hold_lease("p1", 60, proposal_id="prop-1", stage="test", task_id="t", node="nodeA")
+    store.move("p1", 0, 60, proposal_id="prop-1", stage="test", task_id="t", node="nodeA")
     assert store.pipeline_liveness(["p1", "p2"]) == ({"p1"}, set())
     assert store.lease("p1")["stage"] == "test"
     assert store.pipeline_of("prop-1") == "p1"
@@ -227,7 +227,7 @@ def sandbox(cid: str, pipeline: str, *, expired: bool = False, node: str = "node
 def test_the_reaper_spares_live_pipelines_and_removes_finished_and_expired_ones(store: PipelineStore) -> None:
     from tasks.reaping import _reap_with_liveness
 
-    store.hold_lease("live", 60, stage="test")
+    store.move("live", 0, 60, stage="test")
     store.finish("ended", "prop-ended", {}, ttl_s=60)
     backend = FakeBackend(
         [
