@@ -37,12 +37,12 @@ images: setup engine
 redis: system
 	@bash scripts/ensure-redis.sh $(REDIS_PORT) .run
 
-bench: setup engine images-python redis
+bench: setup engine images redis
 	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m bench
 
 # only the verdict section (every language's sample: pipeline vs its native commands), merged into latest.json
-bench-verdicts: setup engine images
-	$(BIN)/python -m bench.verdicts
+bench-verdicts: setup engine images redis
+	SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m bench.verdicts
 
 soak: setup engine images redis
 	SIGMA_FAULTS_RESTART_DOCKERD=1 SIGMA_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(BIN)/python -m pytest -q -p no:cacheprovider tests/faults

@@ -211,6 +211,7 @@ def bench_celery(settings: Settings) -> dict:
 
     url = url.rsplit("/", 1)[0] + "/12"
     env = {**os.environ, "CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url, "SIGMA_NODE": "bench-node"}
+    env["POOL_SIZE"] = "0"  # the queue's own cost against the in-process pipeline (also without a pool)
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -320,7 +321,7 @@ def table(results: dict[str, Any]) -> str:
 
 def main() -> int:
     settings = Settings(SIGMA_NODE="bench-node")
-    ex = DockerExecutor(settings)
+    ex = DockerExecutor(settings.model_copy(update={"POOL_SIZE": 0}))  # the mechanisms without a pool
     pooled = DockerExecutor(Settings(SIGMA_NODE="bench-node", POOL_SIZE=2))
     if not ex.available:
         print(f"no Docker engine: {ex.unavailable_reason}", file=sys.stderr)
@@ -341,7 +342,7 @@ def main() -> int:
             )
         results.update(bench_flood_rss(ex))
         results.update(bench_deps(ex, settings))
-        results.update(bench_verdicts(ex, settings, client))
+        results.update(bench_verdicts(settings, client, os.environ.get("SIGMA_TEST_REDIS_URL")))
         for language in DEPS_SAMPLES:
             results[f"create_with_deps_{language}_cached"]["ratio_vs_raw_start"] = ratio(
                 results[f"create_with_deps_{language}_cached"], results["raw_start_remove"]

@@ -1,9 +1,11 @@
 """The verdict section of `make bench`: a whole proposal against the floor of its own commands.
 
-For each language's sample project, in the same run:
-- verdict: the in-process pipeline's stages (create, baseline, apply, test, build, cleanup) with the
-  defaults a new user gets; the baseline cache is warm after the first run (same workspace content),
-  as it is for an agent iterating on one project;
+For each sample project (each language's small sample and a larger one of ~50 tests), in the same run:
+- verdict: the pipeline's stages (create, baseline, apply, test with coverage, build, cleanup) with the
+  defaults a new user gets (the warm pool on, sized to the node), in-process and through Celery + Redis (a
+  real worker with default concurrency). The first proposal fills the baseline cache and is not counted, as
+  for an agent iterating on one project; before each proposal the bench waits, like an agent thinking, until
+  the project's next sandbox is prepared (that wait is reported, never counted in the verdict);
 - floor: the project's native test and build commands, as a user would type them, in an already-running
   container of the same image, plus one `put_archive` of the changes (raw docker SDK).
 Reports each stage's median, the total, and total / floor.
@@ -15,23 +17,32 @@ import io
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tarfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sigma_exec import DockerExecutor, Settings
+from sigma_exec import constants as c
 from sigma_exec.baselines import MemoryBaselineCache
 from sigma_exec.pipeline import Proposal, run_pipeline
+from sigma_exec.prepared import PREP_PREFIX, SPARE_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "samples"
 RUNS = int(os.environ.get("BENCH_VERDICT_RUNS", "3"))
+PREPARE_WAIT_S = 180.0
 
 
 @dataclass(frozen=True)
 class Sample:
+    name: str
     language: str
     workspace: Path
     changes: Path | None
@@ -39,23 +50,35 @@ class Sample:
     build: str  # '' when the project has nothing to build
 
 
+PY_BUILD = "python3 -m compileall -q ."
+MVN_TEST, MVN_BUILD = "mvn -o -q test", "mvn -o -q package -DskipTests"
 VERDICT_SAMPLES = (
     Sample(
+        "python",
         "python",
         ROOT / "examples" / "sample_project",
         ROOT / "examples" / "sample_changes.json",
         "pytest -q",
-        "python3 -m compileall -q .",
+        PY_BUILD,
     ),
-    Sample("javascript", SAMPLES / "js_calc", SAMPLES / "js_calc_changes.json", "jest", ""),
-    Sample("go", SAMPLES / "go_calc", SAMPLES / "go_calc_changes.json", "go test ./...", "go build ./..."),
-    Sample("ruby", SAMPLES / "ruby_minitest", None, "rake test", ""),
+    Sample("python-50", "python", SAMPLES / "py_large", SAMPLES / "py_large_changes.json", "pytest -q", PY_BUILD),
+    Sample("javascript", "javascript", SAMPLES / "js_calc", SAMPLES / "js_calc_changes.json", "jest", ""),
+    Sample("javascript-50", "javascript", SAMPLES / "js_large", SAMPLES / "js_large_changes.json", "jest", ""),
     Sample(
+        "typescript", "javascript", SAMPLES / "ts_calc", SAMPLES / "ts_calc_changes.json", "jest", "tsc -p . --noEmit"
+    ),
+    Sample("go", "go", SAMPLES / "go_calc", SAMPLES / "go_calc_changes.json", "go test ./...", "go build ./..."),
+    Sample("go-50", "go", SAMPLES / "go_large", SAMPLES / "go_large_changes.json", "go test ./...", "go build ./..."),
+    Sample("ruby", "ruby", SAMPLES / "ruby_minitest", None, "rake test", ""),
+    Sample("ruby-50", "ruby", SAMPLES / "ruby_large", SAMPLES / "ruby_large_changes.json", "rake test", ""),
+    Sample("java", "java", SAMPLES / "java_maven", SAMPLES / "java_maven_changes.json", MVN_TEST, MVN_BUILD),
+    Sample(
+        "java-50",
         "java",
-        SAMPLES / "java_maven",
-        SAMPLES / "java_maven_changes.json",
-        "mvn -o -q test",
-        "mvn -o -q package -DskipTests",
+        SAMPLES / "java_maven_large",
+        SAMPLES / "java_maven_large_changes.json",
+        MVN_TEST,
+        MVN_BUILD,
     ),
 )
 
@@ -79,7 +102,7 @@ def _tar(changes: list[dict[str, Any]]) -> bytes:
 
 def _floor(ex: DockerExecutor, client: Any, sample: Sample, runs: int) -> list[float]:
     """Native commands in an already-running container of the project's image, plus one put_archive."""
-    created = ex.create_project_container(f"bench-floor-{sample.language}", str(sample.workspace), sample.language)
+    created = ex.create_project_container(f"bench-floor-{sample.name}", str(sample.workspace), sample.language)
     assert created.success, created.error
     container = client.containers.get(created.container_id)
     payload = _tar(_changes(sample))
@@ -95,68 +118,182 @@ def _floor(ex: DockerExecutor, client: Any, sample: Sample, runs: int) -> list[f
             if i:  # the first run warms the container, as the user's own first run would
                 samples.append(time.perf_counter() - t0)
     finally:
-        ex.cleanup_project(f"bench-floor-{sample.language}")
+        ex.cleanup_project(f"bench-floor-{sample.name}")
     return samples
 
 
-def _verdicts(ex: DockerExecutor, settings: Settings, sample: Sample, runs: int) -> tuple[list[float], dict]:
-    cache = MemoryBaselineCache()
+def _wait_prepared(client: Any, project_id: str) -> float:
+    """Seconds until the project's next sandbox is prepared (an agent's thinking time covers this)."""
+    t0 = time.perf_counter()
+    labels = {"label": [f"{c.LABEL_PROJECT}={project_id}"]}
+    while time.perf_counter() - t0 < PREPARE_WAIT_S:
+        names = [x.name for x in client.containers.list(all=True, filters=labels)]
+        if any(n.startswith(SPARE_PREFIX) for n in names) and not any(n.startswith(PREP_PREFIX) for n in names):
+            break
+        time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+def _proposal(sample: Sample, project_id: str, i: int) -> Proposal:
+    return Proposal(
+        proposal_id=f"bench-verdict-{sample.name}-{i}-{time.time_ns()}",
+        project_id=project_id,
+        workspace=str(sample.workspace),
+        language=sample.language,
+        changes=_changes(sample),
+    )
+
+
+def _series(
+    sample: Sample, client: Any, project_id: str, runs: int, one: Callable[[int], dict[str, Any]]
+) -> dict[str, Any]:
+    """`runs` proposals after one uncounted one; each waits for its prepared sandbox first."""
     totals: list[float] = []
+    waits: list[float] = []
     stages: dict[str, list[float]] = {}
+    prepared = 0
     for i in range(runs + 1):
-        proposal = Proposal(
-            proposal_id=f"bench-verdict-{sample.language}-{i}-{time.time_ns()}",
-            project_id=f"bench-verdict-{sample.language}",
-            workspace=str(sample.workspace),
-            language=sample.language,
-            changes=_changes(sample),
-        )
+        wait = _wait_prepared(client, project_id) if i else 0.0
         t0 = time.perf_counter()
-        outcome = run_pipeline(ex, proposal, settings, baselines=cache)
+        outcome = one(i)
         elapsed = time.perf_counter() - t0
-        assert outcome.status in ("executed", "rejected"), (sample.language, outcome.error)
+        assert outcome["status"] in ("executed", "rejected"), (sample.name, outcome.get("error"))
         if i:  # the first run fills the baseline cache
             totals.append(elapsed)
-            for record in outcome.stages:
-                stages.setdefault(str(record.name), []).append(record.duration_s)
-    return totals, {name: statistics.median(values) for name, values in stages.items()}
+            waits.append(wait)
+            for record in outcome["stages"]:
+                stages.setdefault(str(record["name"]), []).append(float(record["duration_s"]))
+            prepared += any(r["name"] == "create" and "prepared" in (r.get("detail") or "") for r in outcome["stages"])
+    return {
+        "median_s": statistics.median(totals),
+        "p95_s": max(totals),
+        "stages_median_s": {k: round(statistics.median(v), 3) for k, v in stages.items()},
+        "prepared_runs": prepared,
+        "prepare_wait_median_s": round(statistics.median(waits), 3),
+        "runs": len(totals),
+    }
 
 
-def bench_verdicts(ex: DockerExecutor, settings: Settings, client: Any) -> dict[str, Any]:
+def _inprocess(ex: DockerExecutor, settings: Settings, sample: Sample, client: Any, runs: int) -> dict[str, Any]:
+    cache = MemoryBaselineCache()
+    project_id = f"bench-verdict-{sample.name}-{uuid.uuid4().hex[:6]}"
+    try:
+        return _series(
+            sample,
+            client,
+            project_id,
+            runs,
+            lambda i: run_pipeline(ex, _proposal(sample, project_id, i), settings, baselines=cache).model_dump(
+                mode="json"
+            ),
+        )
+    finally:
+        ex.cleanup_project(project_id)
+
+
+@contextmanager
+def celery_worker(url: str) -> Iterator[None]:
+    """A real worker with the defaults (concurrency = cores, warm pool on) on its own Redis database."""
+    env = {**os.environ, "CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url, "SIGMA_NODE": "bench-node"}
+    for name in ("POOL_SIZE", "POOL_PREPARED"):
+        env.pop(name, None)
+    argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--without-mingle", "--without-gossip"]
+    argv += ["-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "-l", "WARNING"]
+    worker = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    saved = {k: os.environ.get(k) for k in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")}
+    os.environ.update({"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url})
+    try:
+        yield
+    finally:
+        worker.terminate()
+        worker.wait(60)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _through_celery(ex: DockerExecutor, sample: Sample, client: Any, runs: int) -> dict[str, Any]:
+    from tasks import submit_proposal
+
+    project_id = f"bench-celery-{sample.name}-{uuid.uuid4().hex[:6]}"
+
+    def one(i: int) -> dict[str, Any]:
+        p = _proposal(sample, project_id, i)
+        result = submit_proposal(
+            proposal_id=p.proposal_id,
+            project_id=project_id,
+            workspace=p.workspace,
+            language=p.language,
+            changes=_changes(sample),
+        )
+        return dict(result.get(timeout=600))
+
+    try:
+        return _series(sample, client, project_id, runs, one)
+    finally:
+        ex.cleanup_project(project_id)
+
+
+def bench_verdicts(settings: Settings, client: Any, redis_url: str | None = None) -> dict[str, Any]:
+    """Every sample: floor, in-process verdict and (with Redis) the verdict through Celery."""
+    ex = DockerExecutor(settings)  # the defaults a new user gets: warm pool on, sized to the node
     results: dict[str, Any] = {}
-    for sample in VERDICT_SAMPLES:
-        try:
-            floor = _floor(ex, client, sample, RUNS)
-            totals, stages = _verdicts(ex, settings, sample, RUNS)
-        except Exception as exc:  # one language's failure is reported, the others still run
-            results[f"verdict_{sample.language}"] = {"error": repr(exc)[:500]}
-            continue
-        verdict, native = statistics.median(totals), statistics.median(floor)
-        results[f"verdict_{sample.language}"] = {
-            "median_s": verdict,
-            "p95_s": max(totals),
-            "floor_median_s": native,
-            "ratio_vs_floor": verdict / native,
-            "stages_median_s": {k: round(v, 3) for k, v in stages.items()},
-            "floor_commands": [c for c in (sample.test, sample.build) if c],
-            "runs": len(totals),
-        }
+    try:
+        for sample in VERDICT_SAMPLES:
+            try:
+                floor = statistics.median(_floor(ex, client, sample, RUNS))
+                data = _inprocess(ex, settings, sample, client, RUNS)
+            except Exception as exc:  # one sample's failure is reported, the others still run
+                results[f"verdict_{sample.name}"] = {"error": repr(exc)[:500]}
+                continue
+            results[f"verdict_{sample.name}"] = {
+                **data,
+                "floor_median_s": floor,
+                "ratio_vs_floor": data["median_s"] / floor,
+                "floor_commands": [x for x in (sample.test, sample.build) if x],
+            }
+    finally:
+        ex.close()
+    if redis_url:
+        url = redis_url.rsplit("/", 1)[0] + "/13"
+        with celery_worker(url):
+            for sample in VERDICT_SAMPLES:
+                entry = results.get(f"verdict_{sample.name}") or {}
+                if "floor_median_s" not in entry:
+                    continue
+                try:
+                    data = _through_celery(ex, sample, client, RUNS)
+                except Exception as exc:
+                    entry["celery"] = {"error": repr(exc)[:500]}
+                    continue
+                entry["celery"] = {**data, "ratio_vs_floor": data["median_s"] / entry["floor_median_s"]}
     return results
 
 
 def verdict_table(results: dict[str, Any]) -> str:
-    lines = [f"{'verdict (in-process)':22} {'total':>8} {'floor':>8} {'ratio':>6}  stages (median s)"]
+    lines = [
+        f"{'verdict':14} {'floor':>7} {'in-proc':>8} {'ratio':>6} {'celery':>8} {'ratio':>6}  "
+        "stages in-process (median s)"
+    ]
     for sample in VERDICT_SAMPLES:
-        data = results.get(f"verdict_{sample.language}")
+        data = results.get(f"verdict_{sample.name}")
         if not data:
             continue
         if "error" in data:
-            lines.append(f"{sample.language:22} error: {data['error'][:80]}")
+            lines.append(f"{sample.name:14} error: {data['error'][:90]}")
             continue
         stages = " ".join(f"{k}={v:.2f}" for k, v in data["stages_median_s"].items())
+        celery = data.get("celery") or {}
+        through = (
+            f"{celery['median_s']:7.2f}s {celery['ratio_vs_floor']:5.2f}x"
+            if "median_s" in celery
+            else f"{'-':>8} {'-':>6}"
+        )
         lines.append(
-            f"{sample.language:22} {data['median_s']:7.2f}s {data['floor_median_s']:7.2f}s "
-            f"{data['ratio_vs_floor']:5.2f}x  {stages}"
+            f"{sample.name:14} {data['floor_median_s']:6.2f}s {data['median_s']:7.2f}s "
+            f"{data['ratio_vs_floor']:5.2f}x {through}  {stages}"
         )
     return "\n".join(lines)
 
@@ -166,11 +303,10 @@ def main() -> int:
     import docker
 
     settings = Settings(SIGMA_NODE="bench-node")
-    ex = DockerExecutor(settings)
-    if not ex.available:
-        print(f"no Docker engine: {ex.unavailable_reason}")
+    if not DockerExecutor(settings.model_copy(update={"POOL_SIZE": 0})).available:
+        print("no Docker engine")
         return 2
-    results = bench_verdicts(ex, settings, docker.from_env())
+    results = bench_verdicts(settings, docker.from_env(), os.environ.get("SIGMA_TEST_REDIS_URL"))
     out = ROOT / "bench" / "results" / "latest.json"
     report = json.loads(out.read_text()) if out.exists() else {"results": {}}
     report.setdefault("results", {}).update(results)

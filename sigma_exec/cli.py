@@ -143,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sigma_exec.executor import DockerExecutor
     from sigma_exec.pipeline import Proposal, run_pipeline
 
-    settings = Settings()
+    settings = Settings().model_copy(update={"POOL_SIZE": 0})  # one proposal, then exit: nothing to keep warm
     proposal = Proposal(**_proposal_fields(args, "local"))
     with console.status("starting…") as status:
         executor = DockerExecutor(settings)

@@ -21,6 +21,7 @@ from sigma_exec.exec_runner import ExecRunner
 from sigma_exec.models import BuildResult, ChangeResult, CleanupResult, CreateResult, ExecutionResult, TestResult
 from sigma_exec.policy import ProjectPolicy
 from sigma_exec.pool import WarmPool, lease_name, lease_prefix
+from sigma_exec.prepared import PreparedSandboxes
 from sigma_exec.reaper import ReapReport, collect_images, reap
 from sigma_exec.registry import SandboxRegistry
 from sigma_exec.sandbox_create import SandboxCreator
@@ -55,7 +56,17 @@ class DockerExecutor:
                 self.backend = None
                 self.unavailable_reason = f"{exc}; start the Docker engine or set DOCKER_HOST"
         if self.backend is not None and self.unavailable_reason is None and self.settings.POOL_SIZE > 0:
-            self.pool = WarmPool(self.backend, self.settings.POOL_SIZE, self.settings.CONTAINER_TTL_SECONDS / 2)
+            max_age = self.settings.CONTAINER_TTL_SECONDS / 2
+            prepared = PreparedSandboxes(
+                self.backend, self.settings.POOL_PREPARED, self.settings.POOL_IDLE_SECONDS, max_age
+            )
+            self.pool = WarmPool(
+                self.backend,
+                self.settings.POOL_SIZE,
+                max_age,
+                idle_s=self.settings.POOL_IDLE_SECONDS,
+                prepared=prepared if self.settings.POOL_PREPARED > 0 else None,
+            )
         # Units read the engine and the pool at each call: `close()` drops the pool, an unavailable engine raises.
         self._lookup = SandboxLookup(self.settings, self._engine, self._sandboxes)
         ctx = SandboxContext(self.settings, self._engine, self._sandboxes, self._lookup, lambda: self.pool, self._lock)

@@ -45,6 +45,13 @@ class Framework(_Data):
     )
     coverage: list[ReportSpec] = Field(default_factory=list)
     build_command: str = ""
+    warm_command: str = Field(
+        "",
+        description="run once in a prepared sandbox (warm pool) on the project as it is, before any proposal "
+        "touches it, as the sandbox user in /workspace: fills the caches test_command and build_command use "
+        "(compiled classes, build and transform caches) inside that sandbox's own writable space; its outcome "
+        "is ignored; empty = nothing to warm",
+    )
 
 
 class ImageRecipe(_Data):

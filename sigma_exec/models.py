@@ -195,6 +195,7 @@ class CreateResult(_Frozen):
     image: str | None = None
     language: str | None = None
     creation_time: float = 0.0
+    prepared: bool = Field(False, description="a prepared sandbox was claimed: workspace there, warm command run")
     warnings: list[str] = Field(default_factory=list, description="e.g. what a manifest asked that was ignored")
     framework: str | None = Field(None, description="the test framework detected for the workspace")
     image_id: str | None = Field(None, description="the image's id (content address)")

@@ -216,7 +216,7 @@ def stage_create(executor: DockerExecutor, state: PipelineState, pipeline_id: st
         state.warnings = list(result.warnings)
         state.framework, state.image_id = result.framework, result.image_id
         state.workspace_digest = result.workspace_digest
-        return True, result.image
+        return True, f"{result.image} (prepared)" if result.prepared else result.image
 
     _timed(state, Stage.CREATE, body)
     return state
@@ -365,7 +365,8 @@ def stage_cleanup(executor: DockerExecutor, state: PipelineState) -> PipelineSta
     """
 
     def body() -> tuple[bool, str | None]:
-        if state.container_id and not executor.stop_container(state.container_id):
+        # With a warm pool the removal happens in its thread (and the project's next sandbox is prepared).
+        if state.container_id and not executor.release_container(state.container_id):
             found = executor.sandbox_state(state.container_id)
             if found != "gone":
                 raise DockerUnavailableError(

@@ -11,16 +11,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sigma_exec import constants as c
 from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.errors import SigmaExecError
 from sigma_exec.spec import ContainerSpec
+
+if TYPE_CHECKING:
+    from sigma_exec.prepared import PreparedSandboxes
 
 log = logging.getLogger(__name__)
 ROLE_POOL = "pool"
@@ -38,18 +43,64 @@ def lease_prefix(project_id: object) -> str:
     return f"sigma-lease-{hashlib.sha256(str(project_id).encode()).hexdigest()[:12]}-"
 
 
-def lease_name(project_id: object) -> str:
-    """A fresh name for a pooled container leased to a project."""
-    return f"{lease_prefix(project_id)}{uuid.uuid4().hex[:12]}"
+# A pooled container's labels were fixed before it was leased: its name carries the lease. A pipeline id that is
+# a valid name (ours are) rides at the end, so the reaper and a re-run's create find the lease of a pipeline.
+_NAMEABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_LEASE = re.compile(r"sigma-lease-[0-9a-f]{12}-[0-9a-f]{12}--(?P<pipeline>.+)")
+
+
+def lease_name(project_id: object, pipeline_id: str | None = None) -> str:
+    """A fresh name for a pooled container leased to a project (and to a pipeline, when its id is nameable)."""
+    name = f"{lease_prefix(project_id)}{uuid.uuid4().hex[:12]}"
+    return f"{name}--{pipeline_id}" if pipeline_id and _NAMEABLE.fullmatch(pipeline_id) else name
+
+
+def leased_pipeline(name: str) -> str:
+    """The pipeline a leased pooled container was named for ('' when none) (pure)."""
+    found = _LEASE.fullmatch(name.lstrip("/"))
+    return found.group("pipeline") if found else ""
+
+
+def pipeline_of(container: dict[str, Any]) -> str:
+    """The pipeline a container (as the engine lists it) serves: its label, else its lease's name ('' for none)."""
+    labelled = (container.get("Labels") or {}).get(c.LABEL_PIPELINE, "")
+    return labelled or next((p for p in map(leased_pipeline, container.get("Names") or []) if p), "")
+
+
+def pooled_spec(spec: ContainerSpec, key: str, name: str) -> ContainerSpec:
+    """`spec` as a pooled container: named `name`, labelled for no project and no pipeline until leased."""
+    now = int(time.time())
+    ttl = int(spec.command[-1]) if spec.command and spec.command[-1].isdigit() else 3600
+    labels = {
+        **spec.labels,
+        c.LABEL_ROLE: ROLE_POOL,
+        LABEL_POOL_KEY: key,
+        c.LABEL_PROJECT: "",
+        c.LABEL_PIPELINE: "",
+        c.LABEL_CREATED_AT: str(now),
+        c.LABEL_EXPIRES_AT: str(now + ttl),
+    }
+    return spec.model_copy(update={"name": name, "labels": labels})
 
 
 class WarmPool:
     """Keeps `size` started sandboxes ready per pool key; thread-safe."""
 
-    def __init__(self, backend: DockerBackend, size: int, max_age_s: float) -> None:
+    def __init__(
+        self,
+        backend: DockerBackend,
+        size: int,
+        max_age_s: float,
+        *,
+        idle_s: float = float("inf"),
+        prepared: PreparedSandboxes | None = None,
+    ) -> None:
         self.backend = backend
         self.size = size
         self.max_age_s = max_age_s
+        self.idle_s = idle_s
+        self.prepared = prepared  # projects' next sandboxes, made ready beforehand (sigma_exec.prepared)
+        self._used: dict[str, float] = {}
         self._ready: dict[str, deque[tuple[str, float]]] = {}
         self._specs: dict[str, ContainerSpec] = {}
         self._lock = threading.Lock()
@@ -62,6 +113,7 @@ class WarmPool:
         """Start keeping warm containers of this spec; returns its pool key."""
         key = pool_key(spec)
         with self._lock:
+            self._used[key] = time.monotonic()
             self._specs.setdefault(key, spec)
             self._ready.setdefault(key, deque())
         self._ensure_thread()
@@ -110,7 +162,9 @@ class WarmPool:
         return False
 
     def close(self) -> None:
-        """Stop refilling and remove every idle pooled container."""
+        """Stop refilling and preparing, and remove every idle pooled and prepared container."""
+        if self.prepared is not None:
+            self.prepared.close()
         self._stop.set()
         self._wake.set()
         if self._thread:
@@ -134,10 +188,20 @@ class WarmPool:
             self._wake.clear()
             while self._doomed:
                 self._discard(self._doomed.popleft())
-            for key in list(self._specs):
+            with self._lock:
+                keys = list(self._specs)
+            for key in keys:
                 self._refill(key)
 
     def _refill(self, key: str) -> None:
+        if time.monotonic() - self._used.get(key, 0.0) > self.idle_s:  # nobody asked for a while: empty it
+            with self._lock:
+                idle = [cid for cid, _ in self._ready.pop(key, ())]
+                self._specs.pop(key, None)
+                self._used.pop(key, None)
+            for container_id in idle:
+                self._discard(container_id)
+            return
         while not self._stop.is_set():
             with self._lock:
                 missing = self.size - len(self._ready[key])
@@ -152,18 +216,7 @@ class WarmPool:
     def _start_one(self, spec: ContainerSpec, key: str) -> str | None:
         from sigma_exec.spec import container_name
 
-        now = int(time.time())
-        ttl = int(spec.command[-1]) if spec.command and spec.command[-1].isdigit() else 3600
-        labels = {
-            **spec.labels,
-            c.LABEL_ROLE: ROLE_POOL,
-            LABEL_POOL_KEY: key,
-            c.LABEL_PROJECT: "",
-            c.LABEL_PIPELINE: "",
-            c.LABEL_CREATED_AT: str(now),
-            c.LABEL_EXPIRES_AT: str(now + ttl),
-        }
-        pooled = spec.model_copy(update={"name": container_name("pool"), "labels": labels})
+        pooled = pooled_spec(spec, key, container_name("pool"))
         try:
             container_id = self.backend.create_container(pooled)
         except SigmaExecError as exc:

@@ -18,6 +18,7 @@ from sigma_exec.egress import reap_orphan_egress
 from sigma_exec.errors import SigmaExecError
 from sigma_exec.images import base_image_ref, image_repo
 from sigma_exec.languages import load_profiles
+from sigma_exec.pool import pipeline_of
 from sigma_exec.settings import Settings
 
 GRACE_S = 60  # a container younger than this is never reaped for being "not running"
@@ -45,7 +46,7 @@ def reap_reason(
 ) -> str | None:
     """Why this container should go, or None to keep it (pure)."""
     labels = container.get("Labels") or {}
-    pipeline = labels.get(c.LABEL_PIPELINE, "")
+    pipeline = pipeline_of(container)
     if pipeline and pipeline in live_pipelines:
         return None
     expires = _label_int(labels, c.LABEL_EXPIRES_AT)

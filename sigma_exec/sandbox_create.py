@@ -30,6 +30,7 @@ from sigma_exec.models import CreateResult
 from sigma_exec.output import sanitize_text
 from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings
 from sigma_exec.pool import lease_name
+from sigma_exec.prepared import prepared_key
 from sigma_exec.sandbox_unit import SandboxUnit
 from sigma_exec.settings import NetworkPolicy
 from sigma_exec.spec import ContainerSpec, build_container_spec
@@ -91,9 +92,11 @@ class SandboxCreator(SandboxUnit):
             if spec.network_mode == BRIDGE_NETWORK:
                 ensure_bridge(engine, self.settings.node)
             if rules.network.mode == NetworkMode.ALLOWLIST:
-                container_id = self._start_behind_proxy(engine, spec, payload, rules)
+                container_id, prepared = self._start_behind_proxy(engine, spec, payload, rules), False
             else:
-                container_id = self._start_with_workspace(engine, spec, payload)
+                container_id, prepared = self._start_with_workspace(
+                    engine, spec, payload, image_id=image_id, digest=digest, warm=framework.warm_command
+                )
         except ValueError as exc:
             return CreateResult(success=False, error=f"invalid network policy {network!r}: {exc}")
         except SigmaExecError as exc:
@@ -108,6 +111,7 @@ class SandboxCreator(SandboxUnit):
             framework=framework.name,
             workspace_digest=digest,
             language=profile.name,
+            prepared=prepared,
             creation_time=round(time.monotonic() - started, 3),
             warnings=[sanitize_text(w)[:1000] for w in warnings[:50]],
         )
@@ -164,20 +168,35 @@ class SandboxCreator(SandboxUnit):
             raise
         return container_id
 
-    def _start_with_workspace(self, engine: DockerBackend, spec: ContainerSpec, payload: bytes) -> str:
+    def _start_with_workspace(
+        self, engine: DockerBackend, spec: ContainerSpec, payload: bytes, *, image_id: str, digest: str, warm: str
+    ) -> tuple[str, bool]:
+        """The sandbox's id, and whether it was prepared beforehand (workspace delivered, warm command run).
+
+        A project's sandbox is labelled for it from the start (a stage in another process reads its project,
+        hence its policy, from the labels), so it is either a prepared one or created now; a blank pooled
+        container, labelled for no project, serves only snippets.
+        """
         pool = self._pool()
-        container_id = pool.acquire(spec, lease_name(spec.labels[c.LABEL_PROJECT])) if pool else None
+        prepared = pool.prepared if pool is not None else None
+        key = prepared_key(spec, image_id, digest)
+        name = lease_name(spec.labels[c.LABEL_PROJECT], spec.labels.get(c.LABEL_PIPELINE) or None)
+        container_id = prepared.claim(key, name) if prepared is not None else None
+        delivered = container_id is not None
         try:
             if container_id is None:
                 container_id = engine.create_container(spec)
                 engine.start(container_id)
-            engine.put_archive(container_id, c.WORKSPACE_DIR, payload)
+            if not delivered:
+                engine.put_archive(container_id, c.WORKSPACE_DIR, payload)
         except BaseException:
             if container_id is not None:
                 engine.remove(container_id)  # a partial create leaves nothing behind
             raise
         self._registry.remember((container_id,), spec.labels)
-        return container_id
+        if prepared is not None:  # the next proposal on this workspace finds its sandbox ready
+            prepared.want(key, spec, payload, warm=warm, warm_timeout=self.settings.TEST_TIMEOUT, replaces=container_id)
+        return container_id, delivered
 
     def _require_gpus(self, request: GpuRequest) -> None:
         offered = node_gpu_count(self._engine().info(), self.settings.NODE_GPUS)

@@ -12,7 +12,7 @@ from sigma_exec.egress import LABEL_EGRESS_FOR, close_egress_of
 from sigma_exec.errors import ContainerNotFoundError, SigmaExecError
 from sigma_exec.models import CleanupResult
 from sigma_exec.policy import NetworkMode
-from sigma_exec.pool import ROLE_POOL, lease_prefix
+from sigma_exec.pool import ROLE_POOL, lease_prefix, leased_pipeline, pipeline_of
 from sigma_exec.sandbox_unit import SandboxUnit
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class SandboxLifecycle(SandboxUnit):
             log.info("stop_container %s: %s", container_id, exc)
             return False
         self._registry.forget(container_id)
+        self._replaced(container_id)
         return removed
 
     def release(self, container_id: str) -> bool:
@@ -61,7 +62,14 @@ class SandboxLifecycle(SandboxUnit):
             return False
         pool.discard_later(container_id)
         self._registry.forget(container_id)
+        self._replaced(container_id)
         return True
+
+    def _replaced(self, container_id: str) -> None:
+        """A project's next sandbox may be prepared now that this one no longer runs."""
+        pool = self._pool()
+        if pool is not None and pool.prepared is not None:
+            pool.prepared.released(container_id)
 
     def cleanup_project(self, project_id: Any) -> CleanupResult:
         """Every container of one project (its leased pool containers too), its dangling images and egress."""
@@ -85,17 +93,30 @@ class SandboxLifecycle(SandboxUnit):
     def remove_pipeline(self, pipeline_id: str) -> CleanupResult:
         """What a pipeline left on this node."""
         node = self.settings.node
-        return self.remove_where({c.LABEL_MANAGED: "1", c.LABEL_PIPELINE: pipeline_id, c.LABEL_NODE: node})
+        return self.remove_where(
+            {c.LABEL_MANAGED: "1", c.LABEL_PIPELINE: pipeline_id, c.LABEL_NODE: node}, leased_for=pipeline_id
+        )
 
-    def remove_where(self, labels: dict[str, str], leased_to: str | None = None) -> CleanupResult:
-        """Containers carrying `labels` (and pooled ones whose name starts with `leased_to`), then dangling images."""
+    def remove_where(
+        self, labels: dict[str, str], leased_to: str | None = None, leased_for: str | None = None
+    ) -> CleanupResult:
+        """Containers carrying `labels`, pooled ones whose name starts with `leased_to` or that are leased to the
+        pipeline `leased_for` (on this node), then dangling images."""
         try:
             engine = self._engine()
             removed = []
             targets = [item["Id"] for item in engine.list_containers(labels)]
-            if leased_to is not None:
-                pooled = engine.container_names({c.LABEL_MANAGED: "1", c.LABEL_ROLE: ROLE_POOL})
-                targets += [cid for cid, name in pooled.items() if name.startswith(leased_to)]
+            if leased_to is not None or leased_for is not None:
+                pool_labels = {c.LABEL_MANAGED: "1", c.LABEL_ROLE: ROLE_POOL}
+                if leased_for is not None:
+                    pool_labels[c.LABEL_NODE] = self.settings.node
+                pooled = engine.container_names(pool_labels)
+                targets += [
+                    cid
+                    for cid, name in pooled.items()
+                    if (leased_to is not None and name.startswith(leased_to))
+                    or (leased_for is not None and leased_pipeline(name) == leased_for)
+                ]
             for container_id in targets:
                 if engine.remove(container_id):
                     removed.append(container_id)
@@ -108,5 +129,4 @@ class SandboxLifecycle(SandboxUnit):
     def pipelines(self, node: str) -> set[str]:
         """Pipeline ids of the sandboxes `node` holds on this engine."""
         labels = {c.LABEL_MANAGED: "1", c.LABEL_NODE: node}
-        found = {(x.get("Labels") or {}).get(c.LABEL_PIPELINE, "") for x in self._engine().list_containers(labels)}
-        return found - {""}
+        return {pipeline_of(x) for x in self._engine().list_containers(labels)} - {""}

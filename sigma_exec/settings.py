@@ -6,14 +6,20 @@ Every setting is listed with its default in `config/.env.example`.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def node_pool_size() -> int:
+    """The default warm pool for this machine: one sandbox per two cores, between 1 and 4."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 class NetworkPolicy(StrEnum):
@@ -116,7 +122,20 @@ class Settings(BaseSettings):
     # Lifetime and reaping.
     CONTAINER_TTL_SECONDS: int = Field(7200, ge=60, description="a container stops itself after this")
     REAPER_INTERVAL_SECONDS: int = Field(300, ge=10)
-    POOL_SIZE: int = Field(0, ge=0, description="warm containers per image and profile; 0 = no pool")
+    POOL_SIZE: int = Field(
+        default_factory=lambda: node_pool_size(),
+        ge=0,
+        description="warm containers per image and profile; default: one per two cores (1-4); 0 = no pool",
+    )
+    POOL_PREPARED: int = Field(
+        default_factory=lambda: node_pool_size() * 2,
+        ge=0,
+        description="projects kept prepared (workspace delivered, warm command run) for their next proposal, per "
+        "process; default: twice the node's default POOL_SIZE; needs POOL_SIZE > 0; 0 = none",
+    )
+    POOL_IDLE_SECONDS: int = Field(
+        900, ge=10, description="warm and prepared sandboxes of an image (a project) not used for this long are removed"
+    )
     IMAGE_DISK_BUDGET_MB: int = Field(20_480, ge=0, description="sigma-exec images beyond this are collected")
 
     # Images.
@@ -140,6 +159,14 @@ class Settings(BaseSettings):
     SIGMA_NODE: str = ""
     # Protected test files (globs): a proposal touching them is flagged.
     PROTECTED_PATHS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("POOL_SIZE", "POOL_PREPARED", mode="before")
+    @classmethod
+    def _node_sized(cls, value: object, info: ValidationInfo) -> object:
+        """Empty (as config/.env.example leaves them): sized to this node."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return node_pool_size() * (2 if info.field_name == "POOL_PREPARED" else 1)
+        return value
 
     @field_validator("PROTECTED_PATHS", "EGRESS_ALLOWLIST", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import celeryd_after_setup, celeryd_init, worker_ready, worker_shutdown
+from celery.signals import celeryd_after_setup, celeryd_init, worker_process_shutdown, worker_ready, worker_shutdown
 
 from sigma_exec.docker_backend import DockerBackend
 from sigma_exec.gpu import node_gpu_count
@@ -123,3 +123,9 @@ def register_and_sweep(sender: Any = None, **_: Any) -> None:
 @worker_shutdown.connect
 def stop_heartbeat(**_: Any) -> None:
     _heartbeat_stop.set()
+    runtime.close_executor()
+
+
+@worker_process_shutdown.connect
+def close_sandboxes(**_: Any) -> None:
+    runtime.close_executor()

@@ -55,6 +55,15 @@ def baselines() -> RedisBaselineCache:
     return RedisBaselineCache(store().redis)
 
 
+def close_executor() -> None:
+    """At a worker process's exit: remove its warm and prepared sandboxes (the reaper would, at their deadline)."""
+    global _executor
+    with _executor_guard:
+        current, _executor = _executor, None
+    if current is not None:
+        current.close()
+
+
 def executor(*, require: bool = True) -> DockerExecutor:
     """This process's executor; with `require`, raise DockerUnavailableError unless the engine answers."""
     global _executor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,12 @@ import pytest
 
 from sigma_exec import DockerExecutor, Settings
 from sigma_exec import constants as c
+
+# The suite's executors and workers keep no warm or prepared sandboxes unless a test asks for them: tests count
+# the containers of their projects and nodes, and a pool's background containers would be counted too.
+# The pool's own tests (tests/integration/test_pool.py, test_prepared.py) turn it on.
+os.environ.setdefault("POOL_SIZE", "0")
+os.environ.setdefault("POOL_PREPARED", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "sample_project"

@@ -156,7 +156,7 @@ class _Engineless:
     def __init__(self, state: str | None, removes: bool) -> None:
         self.state, self.removes = state, removes
 
-    def stop_container(self, container_id: str) -> bool:
+    def release_container(self, container_id: str) -> bool:
         return self.removes
 
     def sandbox_state(self, container_id: str) -> str | None:

@@ -1,0 +1,221 @@
+"""Prepared sandboxes: for a project an agent iterates on, the next proposal's sandbox made ready beforehand.
+
+A prepared sandbox is a pooled container (never used; the same image and sandbox profile as a create would
+start) that already holds exactly the workspace a create would deliver (same content digest) and in which the
+framework's `warm_command` has run on that workspace, before any proposal touched it: the state a sandbox is in
+after an uncached baseline run. It is leased once and never reused. It is prepared once the sandbox it
+replaces is gone (or after a delay), so that it never competes with that sandbox's own stages for the CPU.
+
+Processes coordinate through the engine's unique container names: a preparation runs as `sigma-prep-<key>`
+(a second preparer's create conflicts and gives up), a ready one is renamed `sigma-spare-<key>`, and a claim
+renames `sigma-spare-<key>` to its lease name; only one claimer's rename finds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sigma_exec import commands
+from sigma_exec import constants as c
+from sigma_exec.docker_backend import DockerBackend
+from sigma_exec.errors import ContainerNotFoundError, EngineConflictError, SigmaExecError
+from sigma_exec.pool import pool_key, pooled_spec
+from sigma_exec.spec import ContainerSpec
+
+log = logging.getLogger(__name__)
+PREPARE_DELAY_S = 30.0  # prepare anyway this long after the replaced sandbox's create (it may live elsewhere)
+WARM_CAP_BYTES = 64 * 1024  # the warm command's output is read and dropped
+PREP_PREFIX = "sigma-prep-"
+SPARE_PREFIX = "sigma-spare-"
+MAX_PAYLOAD_BYTES = 64 << 20  # a larger workspace is not kept in memory to prepare
+
+
+def prepared_key(spec: ContainerSpec, image_id: str, digest: str) -> str:
+    """What a prepared sandbox must match: image, sandbox profile and workspace content."""
+    return hashlib.sha256(f"{pool_key(spec)}|{image_id}|{digest}".encode()).hexdigest()[:24]
+
+
+@dataclass
+class Recipe:
+    """How to prepare one project's next sandbox (held in memory; bounded by POOL_PREPARED)."""
+
+    key: str
+    spec: ContainerSpec
+    payload: bytes
+    warm: str
+    warm_timeout: int
+    registered: float
+    used: float
+    replaces: str | None  # the sandbox this one is for after: prepare once it is gone
+
+
+class PreparedSandboxes:
+    """Keeps one prepared sandbox per recent (project image, profile, workspace); thread-safe."""
+
+    def __init__(self, backend: DockerBackend, capacity: int, idle_s: float, max_age_s: float) -> None:
+        self.backend = backend
+        self.capacity = capacity
+        self.idle_s = idle_s
+        self.max_age_s = max_age_s
+        self._recipes: OrderedDict[str, Recipe] = OrderedDict()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- the creator's side ---------------------------------------------------------------------
+    def claim(self, key: str, name: str) -> str | None:
+        """The prepared sandbox for `key`, renamed to `name`; None when none is ready (or it is unusable)."""
+        try:
+            self.backend.rename(SPARE_PREFIX + key, name)
+        except (ContainerNotFoundError, EngineConflictError):
+            return None
+        except SigmaExecError as exc:
+            log.info("prepared sandbox %s not claimed: %s", key, exc)
+            return None
+        try:
+            found = self.backend.inspect(name)
+            born = int((found.get("Config", {}).get("Labels") or {}).get(c.LABEL_CREATED_AT, "0"))
+            if (found.get("State") or {}).get("Running") and time.time() - born < self.max_age_s:
+                return str(found["Id"])
+        except (SigmaExecError, ValueError) as exc:
+            log.info("prepared sandbox %s unusable: %s", key, exc)
+        with contextlib.suppress(SigmaExecError):
+            self.backend.remove(name)
+        return None
+
+    def want(
+        self, key: str, spec: ContainerSpec, payload: bytes, *, warm: str, warm_timeout: int, replaces: str
+    ) -> None:
+        """Keep a sandbox like `spec` with `payload` prepared for the next create (after `replaces` is gone)."""
+        if self.capacity <= 0 or len(payload) > MAX_PAYLOAD_BYTES:
+            return
+        now = time.monotonic()
+        with self._lock:
+            old = self._recipes.pop(key, None)
+            self._recipes[key] = Recipe(
+                key, spec, payload, warm, warm_timeout, old.registered if old else now, now, replaces
+            )
+            evicted = [self._recipes.popitem(last=False)[1] for _ in range(len(self._recipes) - self.capacity)]
+        for recipe in evicted:
+            self._drop(recipe.key)
+        self._ensure_thread()
+        self._wake.set()
+
+    def released(self, container_id: str) -> None:
+        """A sandbox is gone: prepare what was waiting on it now."""
+        with self._lock:
+            hit = any(r.replaces == container_id for r in self._recipes.values())
+            for recipe in self._recipes.values():
+                if recipe.replaces == container_id:
+                    recipe.replaces = None
+        if hit:
+            self._wake.set()
+
+    def pending(self) -> int:
+        """Recipes whose sandbox is not prepared yet (benchmarks wait for 0 between proposals)."""
+        with self._lock:
+            keys = list(self._recipes)
+        return sum(1 for key in keys if not self._exists(SPARE_PREFIX + key))
+
+    def close(self) -> None:
+        """Stop preparing and remove this process's prepared sandboxes."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread:  # an unfinished preparation is removed below, which ends its warm command
+            self._thread.join(5)
+        with self._lock:
+            keys = list(self._recipes)
+            self._recipes.clear()
+        for key in keys:
+            self._drop(key)
+
+    # ---- background preparation ---------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="sigma-prepared", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            for recipe in self._due():
+                if self._stop.is_set():
+                    return
+                self._prepare(recipe)
+
+    def _due(self) -> list[Recipe]:
+        """Recipes to prepare now; idle ones are dropped."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [k for k, r in self._recipes.items() if now - r.used > self.idle_s]
+            for key in idle:
+                del self._recipes[key]
+            recipes = list(self._recipes.values())
+        for key in idle:
+            self._drop(key)
+        due = []
+        for recipe in recipes:
+            if recipe.replaces and now - recipe.used < PREPARE_DELAY_S:
+                if self._exists(recipe.replaces):
+                    continue
+                recipe.replaces = None
+            if not self._exists(SPARE_PREFIX + recipe.key):
+                due.append(recipe)
+        return due
+
+    def _prepare(self, recipe: Recipe) -> None:
+        pooled = pooled_spec(recipe.spec, pool_key(recipe.spec), PREP_PREFIX + recipe.key)
+        # Labelled for its project from the start (cleanup_project finds it; a later stage in any process reads
+        # the project's policy from the labels); its pipeline rides in the name it is leased under.
+        spec = pooled.model_copy(
+            update={"labels": {**pooled.labels, c.LABEL_PROJECT: recipe.spec.labels.get(c.LABEL_PROJECT, "")}}
+        )
+        try:
+            container_id = self.backend.create_container(spec)
+        except EngineConflictError:
+            return  # another process prepares it
+        except SigmaExecError as exc:
+            log.warning("preparing a sandbox failed: %s", exc)
+            return
+        try:
+            self.backend.start(container_id)
+            self.backend.put_archive(container_id, c.WORKSPACE_DIR, recipe.payload)
+            if recipe.warm:
+                raw = self.backend.exec_bounded(
+                    container_id,
+                    commands.wrap_with_deadline(recipe.warm, recipe.warm_timeout),
+                    user=c.SANDBOX_USER,
+                    workdir=c.WORKSPACE_DIR,
+                    cap_bytes=WARM_CAP_BYTES,
+                    deadline_s=recipe.warm_timeout + 5,
+                    on_deadline=commands.script(commands.KILL_ALL),
+                )
+                log.debug("warm command in %s exited %s", container_id[:12], raw.exit_code)
+            self.backend.rename(container_id, SPARE_PREFIX + recipe.key)
+        except SigmaExecError as exc:  # a conflict here: one is ready already
+            log.info("prepared sandbox %s discarded: %s", recipe.key, exc)
+            with contextlib.suppress(SigmaExecError):
+                self.backend.remove(container_id)
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.backend.inspect(name)
+        except ContainerNotFoundError:
+            return False
+        except SigmaExecError:
+            return True  # unknown: do not pile up preparations
+        return True
+
+    def _drop(self, key: str) -> None:
+        for name in (SPARE_PREFIX + key, PREP_PREFIX + key):
+            with contextlib.suppress(SigmaExecError):
+                self.backend.remove(name)
