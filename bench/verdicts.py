@@ -127,7 +127,8 @@ def _wait_prepared(client: Any, project_id: str) -> float:
     t0 = time.perf_counter()
     labels = {"label": [f"{c.LABEL_PROJECT}={project_id}"]}
     while time.perf_counter() - t0 < PREPARE_WAIT_S:
-        names = [x.name for x in client.containers.list(all=True, filters=labels)]
+        # the low-level list: one call, no inspect of containers being removed meanwhile
+        names = [n.lstrip("/") for x in client.api.containers(all=True, filters=labels) for n in x.get("Names") or []]
         if any(n.startswith(SPARE_PREFIX) for n in names) and not any(n.startswith(PREP_PREFIX) for n in names):
             break
         time.sleep(0.05)

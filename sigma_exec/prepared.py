@@ -37,8 +37,9 @@ MAX_PAYLOAD_BYTES = 64 << 20  # a larger workspace is not kept in memory to prep
 
 
 def prepared_key(spec: ContainerSpec, image_id: str, digest: str) -> str:
-    """What a prepared sandbox must match: image, sandbox profile and workspace content."""
-    return hashlib.sha256(f"{pool_key(spec)}|{image_id}|{digest}".encode()).hexdigest()[:24]
+    """What a prepared sandbox must match: its project, image, sandbox profile and workspace content."""
+    project = spec.labels.get(c.LABEL_PROJECT, "")
+    return hashlib.sha256(f"{project}|{pool_key(spec)}|{image_id}|{digest}".encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -68,10 +69,27 @@ class PreparedSandboxes:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._soon: set[str] = set()  # keys this process is about to prepare, or preparing
 
     # ---- the creator's side ---------------------------------------------------------------------
-    def claim(self, key: str, name: str) -> str | None:
-        """The prepared sandbox for `key`, renamed to `name`; None when none is ready (or it is unusable)."""
+    def claim(self, key: str, name: str, wait_s: float = 0.0) -> str | None:
+        """The prepared sandbox for `key`, renamed to `name`; None when none is ready (or it is unusable).
+
+        While one is being prepared (its warm command compiling what the test stage would compile anyway), wait
+        for it up to `wait_s`: starting a cold sandbox beside it would only share the CPU with it.
+        """
+        deadline = time.monotonic() + wait_s
+        while True:
+            with self._lock:
+                soon = key in self._soon
+            # asked before the claim: a preparation may turn spare meanwhile
+            preparing = wait_s > 0 and (soon or self._exists(PREP_PREFIX + key))
+            found = self._claim_once(key, name)
+            if found is not None or not preparing or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.02)
+
+    def _claim_once(self, key: str, name: str) -> str | None:
         try:
             self.backend.rename(SPARE_PREFIX + key, name)
         except (ContainerNotFoundError, EngineConflictError):
@@ -111,11 +129,12 @@ class PreparedSandboxes:
     def released(self, container_id: str) -> None:
         """A sandbox is gone: prepare what was waiting on it now."""
         with self._lock:
-            hit = any(r.replaces == container_id for r in self._recipes.values())
-            for recipe in self._recipes.values():
-                if recipe.replaces == container_id:
-                    recipe.replaces = None
+            hit = [r for r in self._recipes.values() if r.replaces == container_id]
+            for recipe in hit:
+                recipe.replaces = None
+                self._soon.add(recipe.key)
         if hit:
+            self._ensure_thread()
             self._wake.set()
 
     def pending(self) -> int:
@@ -150,7 +169,11 @@ class PreparedSandboxes:
             for recipe in self._due():
                 if self._stop.is_set():
                     return
-                self._prepare(recipe)
+                try:
+                    self._prepare(recipe)
+                finally:
+                    with self._lock:
+                        self._soon.discard(recipe.key)
 
     def _due(self) -> list[Recipe]:
         """Recipes to prepare now; idle ones are dropped."""
@@ -170,6 +193,8 @@ class PreparedSandboxes:
                 recipe.replaces = None
             if not self._exists(SPARE_PREFIX + recipe.key):
                 due.append(recipe)
+        with self._lock:
+            self._soon &= {r.key for r in due}
         return due
 
     def _prepare(self, recipe: Recipe) -> None:

@@ -181,7 +181,7 @@ class SandboxCreator(SandboxUnit):
         prepared = pool.prepared if pool is not None else None
         key = prepared_key(spec, image_id, digest)
         name = lease_name(spec.labels[c.LABEL_PROJECT], spec.labels.get(c.LABEL_PIPELINE) or None)
-        container_id = prepared.claim(key, name) if prepared is not None else None
+        container_id = prepared.claim(key, name, self.settings.TEST_TIMEOUT) if prepared is not None else None
         delivered = container_id is not None
         try:
             if container_id is None:

@@ -86,6 +86,16 @@ def test_a_prepared_sandbox_holds_nothing_of_the_one_before(prepared: DockerExec
     assert (SAMPLE / "calc.py").read_text().rstrip().splitlines()[-1] in probe.output
 
 
+def test_another_project_with_the_same_workspace_never_claims_it(prepared: DockerExecutor, project_id: str) -> None:
+    _first(prepared, project_id)
+    other = prepared.create_project_container(f"{project_id}-other", str(SAMPLE), "python")
+    try:
+        assert other.success and not other.prepared
+        assert prepared.create_project_container(project_id, str(SAMPLE), "python").prepared
+    finally:
+        prepared.cleanup_project(f"{project_id}-other")
+
+
 def test_a_changed_workspace_is_never_served_the_old_one(
     prepared: DockerExecutor, project_id: str, tmp_path: Path
 ) -> None:
@@ -165,3 +175,16 @@ def test_cleanup_project_and_close_remove_prepared_sandboxes(project_id: str) ->
     assert ex.backend.container_names(labels)
     ex.close()
     assert not ex.backend.container_names(labels)
+
+
+def test_a_proposal_arriving_while_its_sandbox_is_prepared_waits_for_it(project_id: str) -> None:
+    """Back to back, the next create does not start a cold sandbox beside the one being prepared for it."""
+    ex = _executor()
+    try:
+        created = ex.create_project_container(project_id, str(SAMPLE), "python")
+        assert created.success
+        assert ex.stop_container(created.container_id or "")  # preparation starts now
+        second = ex.create_project_container(project_id, str(SAMPLE), "python")
+        assert second.success and second.prepared
+    finally:
+        ex.close()

@@ -60,6 +60,8 @@ def test_a_prepared_sandbox_matches_only_the_same_image_profile_and_workspace() 
     assert key == prepared_key(spec.model_copy(update={"name": "other"}), "sha256:a", "digest-1")
     assert key != prepared_key(spec, "sha256:b", "digest-1")
     assert key != prepared_key(spec, "sha256:a", "digest-2")
+    other = build_container_spec(settings, image="img:1", project_id="q", language="python", env={})
+    assert key != prepared_key(other, "sha256:a", "digest-1")  # never another project's, even with its content
     tighter = build_container_spec(
         Settings(SIGMA_NODE="n", SANDBOX_MEMORY_MB=256), image="img:1", project_id="p", language="python", env={}
     )
