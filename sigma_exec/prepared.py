@@ -33,6 +33,7 @@ PREPARE_DELAY_S = 30.0  # prepare anyway this long after the replaced sandbox's 
 WARM_CAP_BYTES = 64 * 1024  # the warm command's output is read and dropped
 PREP_PREFIX = "sigma-prep-"
 SPARE_PREFIX = "sigma-spare-"
+PREP_GRACE_S = 60.0  # a preparation older than its warm command's limit and this lost its preparer
 MAX_PAYLOAD_BYTES = 64 << 20  # a larger workspace is not kept in memory to prepare
 
 
@@ -83,7 +84,7 @@ class PreparedSandboxes:
             with self._lock:
                 soon = key in self._soon
             # asked before the claim: a preparation may turn spare meanwhile
-            preparing = wait_s > 0 and (soon or self._exists(PREP_PREFIX + key))
+            preparing = wait_s > 0 and (soon or self._preparing(key, wait_s + PREP_GRACE_S))
             found = self._claim_once(key, name)
             if found is not None or not preparing or time.monotonic() >= deadline:
                 return found
@@ -230,6 +231,25 @@ class PreparedSandboxes:
             log.info("prepared sandbox %s discarded: %s", recipe.key, exc)
             with contextlib.suppress(SigmaExecError):
                 self.backend.remove(container_id)
+
+    def _preparing(self, key: str, stale_after_s: float) -> bool:
+        """A preparation of `key` runs (in any process); one older than `stale_after_s` lost its preparer (the
+        process died) and is removed, so that nobody waits for it and it can be prepared again."""
+        try:
+            found = self.backend.inspect(PREP_PREFIX + key)
+        except ContainerNotFoundError:
+            return False
+        except SigmaExecError:
+            return False  # unknown: do not wait
+        try:
+            born = int((found.get("Config", {}).get("Labels") or {}).get(c.LABEL_CREATED_AT, "0"))
+        except ValueError:
+            born = 0
+        if time.time() - born <= stale_after_s:
+            return True
+        with contextlib.suppress(SigmaExecError):
+            self.backend.remove(str(found.get("Id") or PREP_PREFIX + key))
+        return False
 
     def _exists(self, name: str) -> bool:
         try:

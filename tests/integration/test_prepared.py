@@ -188,3 +188,33 @@ def test_a_proposal_arriving_while_its_sandbox_is_prepared_waits_for_it(project_
         assert second.success and second.prepared
     finally:
         ex.close()
+
+
+def test_a_preparation_whose_preparer_died_is_not_waited_for(project_id: str) -> None:
+    """An orphaned `sigma-prep-*` (its process killed mid-preparation) is removed, not waited on for minutes."""
+    from sigma_exec.prepared import PREP_PREFIX
+    from sigma_exec.spec import build_container_spec
+
+    ex = _executor()
+    try:
+        created = ex.create_project_container(project_id, str(SAMPLE), "python")
+        assert created.success and ex.stop_container(created.container_id or "")
+        _wait_prepared(ex)
+        assert ex.backend is not None and ex.pool is not None and ex.pool.prepared is not None
+        spare = next(n for n in ex.backend.container_names({c.LABEL_PROJECT: project_id}).values())
+        key = spare.removeprefix(SPARE_PREFIX)
+        labels = {c.LABEL_MANAGED: "1", c.LABEL_PROJECT: project_id, c.LABEL_NODE: NODE, c.LABEL_CREATED_AT: "1"}
+        spec = build_container_spec(
+            ex.settings, image=created.image or "", project_id=project_id, language="python", env={}
+        )
+        ex.backend.remove(spare)  # what is left: a preparation from 1970 whose preparer is gone
+        orphan = ex.backend.create_container(spec.model_copy(update={"name": PREP_PREFIX + key, "labels": labels}))
+        ex.pool.prepared.close()  # this process prepares nothing more: only the orphan is there
+        started = time.monotonic()
+        assert ex.pool.prepared.claim(key, f"claim-{project_id}", wait_s=300) is None
+        assert time.monotonic() - started < 60
+        assert not ex.backend.container_names({c.LABEL_PROJECT: project_id})
+        ex.backend.remove(orphan)
+    finally:
+        ex.close()
+        ex.cleanup_project(project_id)
