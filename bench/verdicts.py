@@ -83,8 +83,19 @@ VERDICT_SAMPLES = (
 )
 
 
-def _changes(sample: Sample) -> list[dict[str, Any]]:
-    return list(json.loads(sample.changes.read_text())) if sample.changes else []
+LINE_COMMENT = {".py": "#", ".rb": "#", ".js": "//", ".mjs": "//", ".cjs": "//", ".ts": "//", ".go": "//"}
+LINE_COMMENT[".java"] = "//"
+
+
+def _changes(sample: Sample, nonce: int) -> list[dict[str, Any]]:
+    """The sample's changes, with a comment naming `nonce` appended to each source file they write: every
+    proposal (and every floor iteration) brings new content, as a real one does, so no cache holds its result."""
+    changes = list(json.loads(sample.changes.read_text())) if sample.changes else []
+    for change in changes:
+        comment = LINE_COMMENT.get(Path(str(change.get("filepath", ""))).suffix)
+        if comment and not change.get("delete") and isinstance(change.get("content"), str):
+            change["content"] = f"{change['content'].rstrip()}\n{comment} proposal {nonce}\n"
+    return changes
 
 
 def _tar(changes: list[dict[str, Any]]) -> bytes:
@@ -105,10 +116,10 @@ def _floor(ex: DockerExecutor, client: Any, sample: Sample, runs: int) -> list[f
     created = ex.create_project_container(f"bench-floor-{sample.name}", str(sample.workspace), sample.language)
     assert created.success, created.error
     container = client.containers.get(created.container_id)
-    payload = _tar(_changes(sample))
     samples = []
     try:
         for i in range(runs + 1):
+            payload = _tar(_changes(sample, i))
             t0 = time.perf_counter()
             if payload:
                 container.put_archive("/workspace", payload)
@@ -141,7 +152,7 @@ def _proposal(sample: Sample, project_id: str, i: int) -> Proposal:
         project_id=project_id,
         workspace=str(sample.workspace),
         language=sample.language,
-        changes=_changes(sample),
+        changes=_changes(sample, i),
     )
 
 
@@ -227,7 +238,7 @@ def _through_celery(ex: DockerExecutor, sample: Sample, client: Any, runs: int) 
             project_id=project_id,
             workspace=p.workspace,
             language=p.language,
-            changes=_changes(sample),
+            changes=[change.model_dump(mode="json") for change in p.changes],
         )
         return dict(result.get(timeout=600))
 

@@ -12,8 +12,13 @@ configures). Jest's transform cache and babel-jest's key are the file's content;
 mtimes but only maps files (it is re-crawled every run, so deleted tests vanish); ts-jest adds the
 mtimes of a test file's imports to its key, which every applied change moves (microsecond stamps).
 @babel/register's mtime cache is switched off, Vitest's results cache too (--no-cache), and tsc's
-incremental state (a tsconfig's `incremental`/`composite`) goes to a fresh file outside the workspace
-for every build; node --check keeps nothing. These scenarios prove it on the real engine.
+incremental state goes to /tmp/sigma-cache/tsc whatever the tsconfig says (tsc keys each file by a hash
+of its content and checks again what a changed file's importers see); the syntax check keeps nothing.
+Jest's coverageDirectory is a fixed link (it is part of the config that keys every transformed file),
+re-pointed at each run's fresh reports directory. The framework's warm_command (a prepared sandbox's
+run on the project as it is, before any proposal) fills these caches: the warm-sandbox scenarios
+below prove that a warm cache never makes a changed, restored or deleted file look fine.
+These scenarios prove it on the real engine.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sigma_exec import DockerExecutor
+from sigma_exec.languages import resolve_language
 from tests.integration.verdict_helpers import outcomes as _outcomes
 from tests.integration.verdict_helpers import write_files as _write
 
@@ -318,3 +324,135 @@ def test_ts_jest_runs_and_tsc_builds_see_same_size_edits_of_an_import_and_delete
     assert not build.success and "TS2307" in build.output and "src/twice.ts" in build.output, build.output
     # tsc's incremental state (the tsconfig asks for it) never lands in the workspace; nor does Jest's cache.
     assert executor.execute_in_container(cid, LEFTOVERS).output.strip() == ""
+
+
+# ---- a warm sandbox (the framework's warm_command ran before the proposal) ------------------------------
+
+
+def _warm(executor: DockerExecutor, cid: str) -> None:
+    """What a prepared sandbox has been through before the proposal arrives; the outcome is ignored."""
+    [framework] = resolve_language("javascript").frameworks
+    assert framework.warm_command.strip()
+    executor.execute_in_container(cid, framework.warm_command, timeout=600)
+    warmed = executor.execute_in_container(cid, "find /tmp/sigma-cache -type f | wc -l")
+    assert int(warmed.output.strip()) > 0, warmed.output  # the caches are in the sandbox's own /tmp
+
+
+def test_a_warm_sandbox_tests_and_builds_what_the_proposal_changed_restored_or_deleted(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    files = {"package.json": '{"scripts": {"test": "jest"}}', "src/calc.js": CALC, **JS_FILES}
+    cid = sandbox(_write(tmp_path, files), "javascript")
+    _warm(executor, cid)
+    adds, subtracts, doubles = (
+        "__tests__/calc.test.js::adds",
+        "__tests__/calc.test.js::subtracts",
+        "__tests__/twice.test.js::doubles",
+    )
+    assert executor.execute_in_container(cid, LEFTOVERS).output.strip() == ""  # the warm run left nothing
+
+    # A same-size edit after the warm run: the tests see the new code, coverage is measured on it.
+    assert executor.apply_changes(cid, [{"filepath": "src/calc.js", "content": CALC_FLIPPED}]).success
+    flipped = executor.run_tests(cid, "javascript")
+    assert _outcomes(flipped) == {adds: "failed", subtracts: "passed", doubles: "failed"}, flipped.output
+    assert flipped.coverage_percent is not None and flipped.report_disputed is None
+
+    # The warm run's content back, with the flipped file's mtime: the warm cache entry is the right one.
+    restore = f"cp -p src/calc.js /tmp/stamp && printf '%s' '{CALC}' > src/calc.js && touch -r /tmp/stamp src/calc.js"
+    assert executor.execute_in_container(cid, restore).success
+    restored = executor.run_tests(cid, "javascript")
+    assert _outcomes(restored) == {adds: "passed", subtracts: "failed", doubles: "passed"}, restored.output
+
+    # Broken code fails the build and the tests; a deleted module is missing for both.
+    assert executor.apply_changes(cid, [{"filepath": "src/calc.js", "content": CALC_BROKEN}]).success
+    broken = executor.run_build(cid, "javascript")
+    assert not broken.success and "src/calc.js" in broken.output, broken.output
+    assert executor.run_tests(cid, "javascript").tests_errored == 2
+    assert executor.apply_changes(cid, [{"filepath": "src/calc.js", "delete": True}]).success
+    missing = executor.run_tests(cid, "javascript")
+    assert missing.success is False and missing.cases == [], missing.output
+    assert "Cannot find module" in (missing.error or "") and "calc'" in (missing.error or ""), missing.error
+    build = executor.run_build(cid, "javascript")
+    assert build.success and "node --check on 3 JavaScript files" in build.output, build.output
+    assert executor.execute_in_container(cid, LEFTOVERS).output.strip() == ""
+
+
+def test_a_warm_sandbox_type_checks_the_change_and_still_reports_errors_it_saw_while_warming(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    # The project is already broken when the sandbox warms: tsc's kept state must not forget it.
+    broken = {"src/bad.ts": "export const n: number = 'not a number';\n"}
+    cid = sandbox(_write(tmp_path, {"src/calc.ts": CALC_TS, **TS_FILES, **broken}), "typescript")
+    _warm(executor, cid)
+    assert executor.execute_in_container(cid, "test -s /tmp/sigma-cache/tsc/project.tsbuildinfo").success
+
+    unrelated = executor.apply_changes(cid, [{"filepath": "src/twice.ts", "content": TS_FILES["src/twice.ts"]}])
+    assert unrelated.success
+    still = executor.run_build(cid, "ts")
+    assert not still.success and "src/bad.ts" in still.output and "TS2322" in still.output, still.output
+
+    # Fixed, then a same-size retyping only an importer sees, then a deleted module.
+    assert executor.apply_changes(cid, [{"filepath": "src/bad.ts", "delete": True}]).success
+    assert executor.run_build(cid, "ts").success
+    assert executor.apply_changes(cid, [{"filepath": "src/calc.ts", "content": CALC_TS_RETYPED}]).success
+    retyped = executor.run_build(cid, "ts")
+    assert not retyped.success and "tests/calc.test.ts" in retyped.output and "TS2322" in retyped.output
+    tests = executor.run_tests(cid, "ts")
+    assert tests.tests_errored == 1 and "TS2322" in (tests.error or ""), tests.output
+    assert executor.apply_changes(cid, [{"filepath": "src/calc.ts", "delete": True}]).success
+    gone = executor.run_build(cid, "ts")
+    assert not gone.success and "TS2307" in gone.output and "src/twice.ts" in gone.output, gone.output
+    assert executor.execute_in_container(cid, LEFTOVERS).output.strip() == ""
+
+
+# ---- the build's syntax check and the package scripts, without npm's start-up -----------------------------
+
+
+def test_the_one_process_syntax_check_judges_every_file_as_node_check_does(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    files = {
+        "package.json": '{"scripts": {"test": "jest"}}',
+        "cjs.js": "#!/usr/bin/env node\nconst a = 1; with (Math) { a + max(1, 2); }\n",  # sloppy CommonJS
+        "esm.js": "import fs from 'fs';\nexport const x = fs;\n",  # ES-module syntax in a CommonJS package
+        "lib/m.mjs": "export default 1;\n",
+        "lib/c.cjs": "module.exports = 1;\n",
+        "typed/package.json": '{"type": "module"}',
+        "typed/strict.js": "export const y = 010;\n",  # a module is strict: legacy octal is an error
+        ".hidden/skip.js": "this is not javascript",
+        "coverage/skip.js": "nor this",
+    }
+    cid = sandbox(_write(tmp_path, files), "javascript")
+    build = executor.run_build(cid, "javascript")
+    assert not build.success, build.output
+    assert "typed/strict.js" in build.output and "Octal" in build.output, build.output
+    assert "node --check on 5 JavaScript files" in build.output
+    assert executor.apply_changes(cid, [{"filepath": "typed/strict.js", "content": "export const y = 0o10;\n"}]).success
+    fixed = executor.run_build(cid, "javascript")
+    assert fixed.success and "node --check on 5 JavaScript files" in fixed.output, fixed.output
+
+
+def test_package_scripts_run_as_npm_would_and_npm_runs_them_when_it_would_do_more(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    # Writes /tmp/<the script's name> holding the package's name, both as npm hands them to a script.
+    write = "require('fs').writeFileSync('/tmp/' + process.env.npm_lifecycle_event, process.env.npm_package_name)"
+    record = f'node -e "{write}"'
+    scripts = {"test": "jest --testMatch '**/checks/*.js'", "build": record}
+    files = {
+        "package.json": json.dumps({"name": "scripted", "scripts": scripts}),
+        "checks/one.js": "test('one', () => { expect(process.env.npm_lifecycle_event).toBe('test'); });\n",
+    }
+    cid = sandbox(_write(tmp_path, files), "javascript")
+    result = executor.run_tests(cid, "javascript")
+    assert _outcomes(result) == {"checks/one.js::one": "passed"}, result.output
+    build = executor.run_build(cid, "javascript")
+    assert build.success and "npm run build" in build.output, build.output
+    assert executor.execute_in_container(cid, "cat /tmp/build").output == "scripted"
+
+    # A pretest script: npm itself runs the test script, and the pretest with it.
+    with_pre = {"name": "scripted", "scripts": {**scripts, "pretest": record.replace("/tmp/", "/tmp/pre-")}}
+    assert executor.apply_changes(cid, [{"filepath": "package.json", "content": json.dumps(with_pre)}]).success
+    again = executor.run_tests(cid, "javascript")
+    assert _outcomes(again) == {"checks/one.js::one": "passed"}, again.output
+    assert executor.execute_in_container(cid, "cat /tmp/pre-pretest").output == "scripted"
