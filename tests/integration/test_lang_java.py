@@ -29,6 +29,16 @@ def _files(root: Path) -> set[str]:
         # Maven, JUnit 5 pinned at 5.10.2 and Surefire at 3.2.5 (mapped to Debian's versions offline):
         # 3 pass, dividesTwoNumbers fails, one @Disabled; the fix adds DivideByZeroTest.
         ("java_maven", "maven", "dividesTwoNumbers", "src/main/java/demo/Calc.java", (3, 1, 1, 0), (5, 0, 1, 0)),
+        # A larger library on Debian's own versions (58 cases: parametrised, nested, one @Disabled): the
+        # allocation bug fails one case; the fix adds AllocationTest.
+        (
+            "java_maven_large",
+            "maven",
+            "allocatesTheRemainderToTheFirstShares",
+            "src/main/java/ledger/Money.java",
+            (56, 1, 1, 0),
+            (59, 0, 1, 0),
+        ),
         # Gradle layout, JUnit 5 (2 pass, sumsEveryItem fails, one @Disabled) and JUnit 4 through the
         # vintage engine (1 pass, one @Ignore); the fix adds the JUnit 4 CartTotalTest.
         (
@@ -40,7 +50,7 @@ def _files(root: Path) -> set[str]:
             (5, 0, 2, 0),
         ),
     ],
-    ids=["maven-junit5", "gradle-layout-junit4-and-5"],
+    ids=["maven-junit5", "maven-large-library", "gradle-layout-junit4-and-5"],
 )
 def test_a_java_project_is_tested_fixed_built_and_broken_through_the_executor(
     executor: DockerExecutor,

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sigma_exec import DockerExecutor
+from sigma_exec.languages import framework_by_name, resolve_language
 from sigma_exec.models import CaseOutcome
 from tests.integration.verdict_helpers import outcomes as _outcomes
 from tests.integration.verdict_helpers import write_files as _write
@@ -188,7 +189,8 @@ def test_java_tests_and_builds_see_same_size_edits_broken_code_and_deleted_files
     # Given a run and a build: add passes, mul fails, Gone is still there.
     first = executor.run_tests(cid, "java")
     assert _outcomes(first.cases) == {adds: passed, multiplies: failed, quad: passed, gone: failed, doomed: passed}
-    assert executor.run_build(cid, "java").success
+    built = executor.run_build(cid, "java")  # the workspace the test run compiled: its outcome, not a second build
+    assert built.success and "exactly what the test run" in built.output, built.output
     if framework == "maven":  # what `mvn` run by hand in the workspace leaves: classes of every source
         assert executor.execute_in_container(cid, "cp -R /tmp/sigma-maven/src/target /workspace/target").success
 
@@ -220,3 +222,54 @@ def test_java_tests_and_builds_see_same_size_edits_broken_code_and_deleted_files
     missing = executor.run_build(cid, "java")
     assert not missing.success and "symbol:   variable Twice" in missing.output, missing.output
     assert "symbol:   variable c" not in missing.output
+
+
+# ---- a warmed sandbox (the prepared pool's), and build after test -------------------------------------
+
+
+def test_a_warmed_maven_sandbox_tests_and_builds_only_what_the_workspace_holds(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    # Given a project pinning a Surefire Debian lacks, in a sandbox where the framework's warm command ran
+    # (as a prepared sandbox's does, before any proposal): it resolved the project once, compiling it all.
+    pinned = POM.replace("<version>2.22.3</version>", "<version>3.2.5</version>")
+    files = {"pom.xml": pinned, f"{MAIN}/Calc.java": CALC, f"{MAIN}/Twice.java": TWICE, f"{MAIN}/Quad.java": QUAD}
+    cid = sandbox(_write(tmp_path, {**files, f"{TEST}/CalcTest.java": CALC_TEST}), "java")
+    warm = framework_by_name(resolve_language("java"), "maven").warm_command
+    assert warm and executor.execute_in_container(cid, warm, timeout=300).success
+    adds, multiplies, quad, gone = _ids(
+        "maven", "CalcTest#adds()", "CalcTest#multiplies()", "CalcTest#quadruples()", "CalcTest#goneIsGone()"
+    )
+
+    # When a class Quad needs is deleted, nothing the warm run compiled stands in for it: tests and build fail.
+    assert executor.apply_changes(cid, [{"filepath": f"{MAIN}/Twice.java", "delete": True}]).success
+    errored = executor.run_tests(cid, "java")
+    assert errored.success is False and errored.tests_errored == 1, errored.output
+    assert "symbol:   variable Twice" in (errored.error or ""), errored.error
+    assert "using Debian's packaged versions (as before)" in errored.output  # the warm run's patched poms
+    missing = executor.run_build(cid, "java")
+    assert not missing.success and "symbol:   variable Twice" in missing.output, missing.output
+
+    # Restored, it is compiled again; the build then reports the test run's package of these very files.
+    assert executor.apply_changes(cid, [{"filepath": f"{MAIN}/Twice.java", "content": TWICE}]).success
+    tested = executor.run_tests(cid, "java")
+    passed, failed = CaseOutcome.PASSED, CaseOutcome.FAILED
+    assert _outcomes(tested.cases) == {adds: passed, multiplies: failed, quad: passed, gone: passed}, tested.output
+    assert tested.coverage_percent is not None and tested.coverage_percent > 0
+    built = executor.run_build(cid, "java")
+    assert built.success and "exactly what the test run packaged" in built.output, built.output
+    assert "target/verdicts-1.0.jar" in built.output
+
+    # A same-size edit that breaks compilation, with the old mtime, is built for real (and fails), as is a
+    # file that only appeared since the test run.
+    stamped = f"touch -r {MAIN}/Calc.java /tmp/stamp && printf '%s' '{CALC_BROKEN}' > {MAIN}/Calc.java"
+    assert executor.execute_in_container(cid, f"{stamped} && touch -r /tmp/stamp {MAIN}/Calc.java").success
+    broken = executor.run_build(cid, "java")
+    assert not broken.success and "symbol:   variable c" in broken.output, broken.output
+    assert "exactly what the test run packaged" not in broken.output
+    assert executor.apply_changes(cid, [{"filepath": f"{MAIN}/Calc.java", "content": CALC}]).success
+    assert executor.run_build(cid, "java").success
+    added = [{"filepath": f"{MAIN}/Extra.java", "content": "package demo;\nclass Extra { int x = ; }\n"}]
+    assert executor.apply_changes(cid, added).success
+    extra = executor.run_build(cid, "java")
+    assert not extra.success and "Extra.java" in extra.output, extra.output
