@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from sigma_exec import DockerExecutor
 from sigma_exec.models import TestResult
 from tests.conftest import labelled_containers
+from tests.integration.verdict_helpers import write_files
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -92,3 +94,64 @@ def test_a_minitest_project_is_tested_fixed_and_built_with_its_rake_build_task(
 
     assert executor.cleanup_project(project_id).success
     assert labelled_containers(executor, project_id) == []
+
+
+# ---- the build: one syntax-checking process, the Rakefile loaded once and only where it may define `build` ----
+
+# Parses (`ruby -wc` says Syntax OK) but cannot be compiled: `break` outside a block or loop.
+PARSES_ONLY = "def stop\n  break\nend\n"
+
+
+def test_the_build_checks_every_file_as_ruby_wc_does_in_one_process(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    files = {"lib/ok.rb": "X = 1\n", "lib/unused.rb": "def f\n  x = 1\nend\n", "lib/stop.rb": PARSES_ONLY}
+    cid = sandbox(write_files(tmp_path, {**files, "Gemfile": 'source "https://rubygems.org"\n'}), "ruby")
+
+    # Given files that parse, one with a warning and one that only `ruby -wc` (never a compile) accepts.
+    build = executor.run_build(cid, "ruby")
+    assert build.success, build.output
+    assert "sigma-exec: ruby -wc on 4 Ruby files" in build.output
+    assert "lib/unused.rb:2: warning: assigned but unused variable - x" in build.output  # -w, as before
+    assert "ruby-syntax.rb" not in build.output and "rake" not in build.output  # no Rakefile: no rake
+
+    # When two files break, the build fails naming both (every file is checked, not up to the first error).
+    broken = [{"filepath": "lib/a.rb", "content": "def a(:\n"}, {"filepath": "lib/b.rb", "content": "class B\n"}]
+    assert executor.apply_changes(cid, broken).success
+    failed = executor.run_build(cid, "ruby")
+    assert not failed.success and "lib/a.rb:1" in failed.output and "lib/b.rb:1" in failed.output, failed.output
+    assert "sigma-exec: ruby -wc on 6 Ruby files" in failed.output
+
+
+RAKE_TEST_ONLY = 'require "rake/testtask"\n\nRake::TestTask.new(:test) { |t| t.libs << "test" }\ntask default: :test\n'
+
+
+def test_a_rakefile_that_cannot_define_build_is_not_loaded_and_one_that_may_runs_its_build_once(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    # Given a Rakefile that would fail the build if it were loaded, yet mentions no build and loads nothing.
+    noisy = RAKE_TEST_ONLY + 'abort "loaded"\n'
+    cid = sandbox(write_files(tmp_path, {"Rakefile": noisy, "lib/x.rb": "X = 1\n"}), "ruby")
+    build = executor.run_build(cid, "ruby")
+    assert build.success and "the Rakefile defines no build task" in build.output, build.output
+    assert "loaded" not in build.output
+
+    # A build task from a file the Rakefile loads runs, once (its side effect counts the runs).
+    tasks = 'task(:build) { File.write("/tmp/builds", File.read("/tmp/builds").to_s + "x") rescue nil; puts "built" }\n'
+    loads = [{"filepath": "Rakefile", "content": RAKE_TEST_ONLY + 'import "tasks/build.rake"\n'}]
+    assert executor.apply_changes(cid, [*loads, {"filepath": "tasks/build.rake", "content": tasks}]).success
+    assert executor.execute_in_container(cid, "touch /tmp/builds").success
+    build = executor.run_build(cid, "ruby")
+    assert build.success and "sigma-exec: rake build" in build.output and "built" in build.output, build.output
+    assert executor.execute_in_container(cid, "cat /tmp/builds").output.strip() == "x"
+
+    # A failing build task fails the build; a Rakefile that does not load has no build task, as with `rake -P`.
+    failing = [{"filepath": "tasks/build.rake", "content": 'task(:build) { abort "build broke" }\n'}]
+    assert executor.apply_changes(cid, failing).success
+    broke = executor.run_build(cid, "ruby")
+    assert not broke.success and "build broke" in broke.output, broke.output
+    unloadable = [{"filepath": "Rakefile", "content": 'require "no/such/gem"\ntask(:build) { abort "ran" }\n'}]
+    assert executor.apply_changes(cid, unloadable).success
+    quiet = executor.run_build(cid, "ruby")
+    assert quiet.success and "the Rakefile defines no build task" in quiet.output, quiet.output
+    assert "LoadError" not in quiet.output and "rake aborted" not in quiet.output

@@ -3,7 +3,10 @@
 Go's build cache keys every compile, link and vet step by the content of the sources (never their mtime
 or size). Its test-result cache does not: it trusts the size and mtime of the files a test opened, so
 both go-test.sh and go-rerun.sh pass `-count=1` and no result is ever replayed. These scenarios prove
-both on the real engine, in module mode and in GOPATH mode (no go.mod).
+both on the real engine, in module mode and in GOPATH mode (no go.mod), and after the framework's
+`warm_command` (a prepared sandbox: every package, test main and vet fact compiled before the proposal and
+every test binary linked once; go-test.sh copies a test binary from that link cache only for the same link
+action ID, go's own key for an up-to-date binary, derived from the content of everything linked in).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sigma_exec import DockerExecutor
+from sigma_exec.languages import resolve_language
 from sigma_exec.models import CaseOutcome, TestResult
 from tests.integration.verdict_helpers import outcomes as _outcomes
 from tests.integration.verdict_helpers import write_files as _write
@@ -141,18 +145,36 @@ def test_rerun_tests_runs_exactly_the_go_cases_named_even_where_a_name_repeats_a
 # ---- no stale results ---------------------------------------------------------------------------------
 
 
+def _warm(executor: DockerExecutor, cid: str) -> None:
+    """Run the Go framework's warm_command as a prepared sandbox runs it before the proposal arrives."""
+    warm = resolve_language("go").frameworks[0].warm_command
+    assert warm.strip()
+    executor.execute_in_container(cid, warm, timeout=300)
+
+
+MODULE = {"go.mod": "module example.com/calc\n\ngo 1.23\n"}
+
+
 @pytest.mark.parametrize(
-    ("layout", "package"),
+    ("layout", "package", "warmed"),
     [
-        pytest.param({"go.mod": "module example.com/calc\n\ngo 1.23\n"}, "example.com/calc", id="module-mode"),
-        pytest.param({}, "_/workspace", id="gopath-mode-without-go-mod"),
+        pytest.param(MODULE, "example.com/calc", False, id="module-mode"),
+        pytest.param({}, "_/workspace", False, id="gopath-mode-without-go-mod"),
+        pytest.param(MODULE, "example.com/calc", True, id="module-mode-after-the-warm-command"),
     ],
 )
 def test_go_tests_and_builds_see_same_size_edits_broken_code_and_deleted_files(
-    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str], layout: dict[str, str], package: str
+    tmp_path: Path,
+    executor: DockerExecutor,
+    sandbox: Callable[..., str],
+    layout: dict[str, str],
+    package: str,
+    warmed: bool,
 ) -> None:
     files = {**layout, "calc.go": CALC, "calc_test.go": CALC_TEST, "twice.go": TWICE, "quad.go": QUAD}
     cid = sandbox(_write(tmp_path, {**files, "quad_test.go": QUAD_TEST}), "go")
+    if warmed:
+        _warm(executor, cid)
     add, mul, quad = (f"{package}::{name}" for name in ("TestAdd", "TestMul", "TestQuad"))
 
     # Given a run and a build: Add and Quad pass, Mul fails; the build cache now holds every package.
@@ -234,3 +256,79 @@ def test_a_test_data_file_edited_in_place_with_its_old_mtime_is_read_again_not_r
     assert _outcomes(again) == {golden: "failed"}, again.output
     assert 'golden = "fail\\n"' in (again.cases[0].message or "")
     assert _outcomes(executor.rerun_tests(cid, [golden], "go")) == {golden: "failed"}
+
+
+# ---- the warm command ---------------------------------------------------------------------------------
+
+# The packages go test, go build and go vet compile, from their -x traces (`compile ... -p <package> ...`).
+COMPILED = (
+    ". /opt/sigma/go-env.sh && mkdir -p /tmp/trace && "
+    "{ go test -count=1 -json -coverprofile=/tmp/trace/cover.out -x ./... 2>&1 >/dev/null; "
+    "go build -o /dev/null -x ./... 2>&1; go vet -x ./... 2>&1; } "
+    "| grep -Eo '/compile .* -p [^ ]+' | sed 's/.* -p //' | sort -u"
+)
+
+
+def test_after_the_warm_command_only_what_a_proposal_changed_compiles_again(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    files = {**MODULE, "calc.go": CALC, "calc_test.go": CALC_TEST, "twice.go": TWICE, "quad.go": QUAD}
+    cid = sandbox(_write(tmp_path, {**files, "quad_test.go": QUAD_TEST, "sub/sub_test.go": SUB_TEST}), "go")
+    _warm(executor, cid)
+    assert executor.execute_in_container(cid, "ls /tmp").output.split() == ["go", "home", "sigma-reports"]
+    # It linked each package's test binary once (go-link-cache.sh keeps them under their link action ID).
+    linked = executor.execute_in_container(cid, "ls /tmp/go/links").output.split()
+    calc_slot, sub_slot = "example.com_calc.test@", "example.com_calc_sub.test@"
+    assert sorted(name.split("@")[0] + "@" for name in linked) == [calc_slot, sub_slot], linked
+
+    # Given the warm command: the test step (coverage and test main included) and the build compile nothing.
+    unchanged = executor.execute_in_container(cid, COMPILED)
+    assert unchanged.success and unchanged.output.split() == [], unchanged.output
+
+    # When a proposal edits calc.go, only its package compiles again (sub and the standard library do not).
+    assert executor.apply_changes(cid, [{"filepath": "calc.go", "content": CALC_FLIPPED}]).success
+    edited = executor.execute_in_container(cid, COMPILED).output.split()
+    assert edited == ["example.com/calc", "main"], edited  # the package (plain, covered, with its tests), test main
+    result = executor.run_tests(cid, "go")
+    assert _outcomes(result) == {
+        "example.com/calc::TestAdd": "failed",
+        "example.com/calc::TestMul": "passed",
+        "example.com/calc::TestQuad": "failed",
+        "example.com/calc/sub::TestA": "passed",
+        "example.com/calc/sub::TestB": "passed",
+    }, result.output
+    # sub's test binary was copied from the link cache; calc's, linked anew, replaced its old one there.
+    relinked = executor.execute_in_container(cid, "ls /tmp/go/links").output.split()
+    assert [n for n in relinked if n.startswith(sub_slot)] == [n for n in linked if n.startswith(sub_slot)]
+    assert [n for n in relinked if n.startswith(calc_slot)] != [n for n in linked if n.startswith(calc_slot)]
+    assert len(relinked) == 2, relinked
+
+
+MAIN_OK = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("tool") }\n'
+# Compiles, but the linker finds no such symbol.
+MAIN_UNLINKABLE = """package main
+
+import _ "unsafe"
+
+//go:linkname missing example.com/app/nowhere.Missing
+func missing()
+
+func main() { missing() }
+"""
+
+
+def test_a_main_package_that_no_longer_links_fails_the_build_though_it_linked_before(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    cid = sandbox(_write(tmp_path, {"go.mod": GO_MOD, "cmd/tool/main.go": MAIN_OK}), "go")
+    _warm(executor, cid)
+    assert executor.run_build(cid, "go").success  # linked by the warm command: copied from the link cache
+
+    assert executor.apply_changes(cid, [{"filepath": "cmd/tool/main.go", "content": MAIN_UNLINKABLE}]).success
+    broken = executor.run_build(cid, "go")
+    assert not broken.success and "nowhere.Missing" in broken.output, broken.output
+
+    assert executor.apply_changes(cid, [{"filepath": "cmd/tool/main.go", "content": MAIN_OK}]).success
+    assert executor.run_build(cid, "go").success
+    slots = executor.execute_in_container(cid, "ls /tmp/go/links").output.split()
+    assert [name.split("@")[0] for name in slots] == ["example.com_app_cmd_tool"], slots

@@ -1,0 +1,3 @@
+module example.com/large
+
+go 1.23
