@@ -8,18 +8,24 @@ replaces is gone (or after a delay), so that it never competes with that sandbox
 
 Processes coordinate through the engine's unique container names: a preparation runs as `sigma-prep-<key>`
 (a second preparer's create conflicts and gives up), a ready one is renamed `sigma-spare-<key>`, and a claim
-renames `sigma-spare-<key>` to its lease name; only one claimer's rename finds it.
+renames `sigma-spare-<key>` to its lease name under a host-wide lock, so only one claimer's rename finds it (the
+engine's rename alone is not exclusive). A node is one engine and the workers on its host.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import logging
+import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sigma_exec import commands
 from sigma_exec import constants as c
@@ -41,6 +47,22 @@ def prepared_key(spec: ContainerSpec, image_id: str, digest: str) -> str:
     """What a prepared sandbox must match: its project, image, sandbox profile and workspace content."""
     project = spec.labels.get(c.LABEL_PROJECT, "")
     return hashlib.sha256(f"{project}|{pool_key(spec)}|{image_id}|{digest}".encode()).hexdigest()[:24]
+
+
+CLAIM_LOCK = Path(tempfile.gettempdir()) / "sigma-exec-claims.lock"
+
+
+@contextmanager
+def claim_lock() -> Iterator[None]:
+    """Claims on this host, one at a time (a rename takes milliseconds): a renamed spare's old name is gone
+    before the next claimer looks for it. (Docker resolves the old name and renames a container that another
+    claimer has just renamed, so both would hold it.)"""
+    with CLAIM_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -92,10 +114,11 @@ class PreparedSandboxes:
 
     def _claim_once(self, key: str, name: str) -> str | None:
         try:
-            self.backend.rename(SPARE_PREFIX + key, name)
+            with claim_lock():  # the engine's rename alone is no claim: two renames of one name can both succeed
+                self.backend.rename(SPARE_PREFIX + key, name)
         except (ContainerNotFoundError, EngineConflictError):
             return None
-        except SigmaExecError as exc:
+        except (SigmaExecError, OSError) as exc:
             log.info("prepared sandbox %s not claimed: %s", key, exc)
             return None
         try:

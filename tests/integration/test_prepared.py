@@ -128,6 +128,9 @@ def test_a_change_applied_after_the_warm_run_is_what_is_tested(prepared: DockerE
 
 def test_a_prepared_sandbox_is_claimed_once_across_executors(prepared: DockerExecutor, project_id: str) -> None:
     _first(prepared, project_id)
+    assert prepared.backend is not None
+    names = prepared.backend.container_names({c.LABEL_PROJECT: project_id})
+    spare = next(cid for cid, name in names.items() if name.startswith(SPARE_PREFIX))
     other = DockerExecutor(Settings(SIGMA_NODE=NODE, POOL_SIZE=0))
     results = []
 
@@ -143,8 +146,9 @@ def test_a_prepared_sandbox_is_claimed_once_across_executors(prepared: DockerExe
         for t in threads:
             t.join(120)
         assert len(results) == 2 and all(r.success for r in results)
-        assert sorted(r.prepared for r in results) == [False, True]
         assert results[0].container_id != results[1].container_id
+        # the one that was ready went to exactly one claimer (the other may get the next one prepared meanwhile)
+        assert [r.container_id for r in results].count(spare) == 1
         assert not other.create_project_container(project_id, str(SAMPLE), "python").prepared
     finally:
         rival.close()
