@@ -57,16 +57,13 @@ class DockerExecutor:
                 self.unavailable_reason = f"{exc}; start the Docker engine or set DOCKER_HOST"
         if self.backend is not None and self.unavailable_reason is None and self.settings.POOL_SIZE > 0:
             max_age = self.settings.CONTAINER_TTL_SECONDS / 2
-            prepared = PreparedSandboxes(
-                self.backend, self.settings.POOL_PREPARED, self.settings.POOL_IDLE_SECONDS, max_age
+            prepared = (
+                PreparedSandboxes(self.backend, self.settings.POOL_PREPARED, self.settings.POOL_IDLE_SECONDS, max_age)
+                if self.settings.POOL_PREPARED > 0
+                else None
             )
-            self.pool = WarmPool(
-                self.backend,
-                self.settings.POOL_SIZE,
-                max_age,
-                idle_s=self.settings.POOL_IDLE_SECONDS,
-                prepared=prepared if self.settings.POOL_PREPARED > 0 else None,
-            )
+            idle = self.settings.POOL_IDLE_SECONDS
+            self.pool = WarmPool(self.backend, self.settings.POOL_SIZE, max_age, idle_s=idle, prepared=prepared)
         # Units read the engine and the pool at each call: `close()` drops the pool, an unavailable engine raises.
         self._lookup = SandboxLookup(self.settings, self._engine, self._sandboxes)
         ctx = SandboxContext(self.settings, self._engine, self._sandboxes, self._lookup, lambda: self.pool, self._lock)

@@ -67,15 +67,16 @@ def pipeline_of(container: dict[str, Any]) -> str:
     return labelled or next((p for p in map(leased_pipeline, container.get("Names") or []) if p), "")
 
 
-def pooled_spec(spec: ContainerSpec, key: str, name: str) -> ContainerSpec:
-    """`spec` as a pooled container: named `name`, labelled for no project and no pipeline until leased."""
+def pooled_spec(spec: ContainerSpec, key: str, name: str, *, project: str = "") -> ContainerSpec:
+    """`spec` as a pooled container: named `name`, labelled for `project` (none: a blank one) and no pipeline
+    until leased."""
     now = int(time.time())
     ttl = int(spec.command[-1]) if spec.command and spec.command[-1].isdigit() else 3600
     labels = {
         **spec.labels,
         c.LABEL_ROLE: ROLE_POOL,
         LABEL_POOL_KEY: key,
-        c.LABEL_PROJECT: "",
+        c.LABEL_PROJECT: project,
         c.LABEL_PIPELINE: "",
         c.LABEL_CREATED_AT: str(now),
         c.LABEL_EXPIRES_AT: str(now + ttl),

@@ -65,6 +65,15 @@ def claim_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _born(found: dict[str, object]) -> int:
+    """A container's creation time from its label, as `inspect` gives it (0 when unreadable)."""
+    labels = (found.get("Config") or {}).get("Labels") or {}  # type: ignore[union-attr]
+    try:
+        return int(labels.get(c.LABEL_CREATED_AT, "0"))
+    except ValueError:
+        return 0
+
+
 @dataclass
 class Recipe:
     """How to prepare one project's next sandbox (held in memory; bounded by POOL_PREPARED)."""
@@ -74,7 +83,6 @@ class Recipe:
     payload: bytes
     warm: str
     warm_timeout: int
-    registered: float
     used: float
     replaces: str | None  # the sandbox this one is for after: prepare once it is gone
 
@@ -123,10 +131,9 @@ class PreparedSandboxes:
             return None
         try:
             found = self.backend.inspect(name)
-            born = int((found.get("Config", {}).get("Labels") or {}).get(c.LABEL_CREATED_AT, "0"))
-            if (found.get("State") or {}).get("Running") and time.time() - born < self.max_age_s:
+            if (found.get("State") or {}).get("Running") and time.time() - _born(found) < self.max_age_s:
                 return str(found["Id"])
-        except (SigmaExecError, ValueError) as exc:
+        except SigmaExecError as exc:
             log.info("prepared sandbox %s unusable: %s", key, exc)
         with contextlib.suppress(SigmaExecError):
             self.backend.remove(name)
@@ -140,10 +147,8 @@ class PreparedSandboxes:
             return
         now = time.monotonic()
         with self._lock:
-            old = self._recipes.pop(key, None)
-            self._recipes[key] = Recipe(
-                key, spec, payload, warm, warm_timeout, old.registered if old else now, now, replaces
-            )
+            self._recipes.pop(key, None)  # re-inserted last: the most recently wanted is evicted last
+            self._recipes[key] = Recipe(key, spec, payload, warm, warm_timeout, now, replaces)
             evicted = [self._recipes.popitem(last=False)[1] for _ in range(len(self._recipes) - self.capacity)]
         for recipe in evicted:
             self._drop(recipe.key)
@@ -222,12 +227,10 @@ class PreparedSandboxes:
         return due
 
     def _prepare(self, recipe: Recipe) -> None:
-        pooled = pooled_spec(recipe.spec, pool_key(recipe.spec), PREP_PREFIX + recipe.key)
         # Labelled for its project from the start (cleanup_project finds it; a later stage in any process reads
         # the project's policy from the labels); its pipeline rides in the name it is leased under.
-        spec = pooled.model_copy(
-            update={"labels": {**pooled.labels, c.LABEL_PROJECT: recipe.spec.labels.get(c.LABEL_PROJECT, "")}}
-        )
+        project = recipe.spec.labels.get(c.LABEL_PROJECT, "")
+        spec = pooled_spec(recipe.spec, pool_key(recipe.spec), PREP_PREFIX + recipe.key, project=project)
         try:
             container_id = self.backend.create_container(spec)
         except EngineConflictError:
@@ -264,11 +267,7 @@ class PreparedSandboxes:
             return False
         except SigmaExecError:
             return False  # unknown: do not wait
-        try:
-            born = int((found.get("Config", {}).get("Labels") or {}).get(c.LABEL_CREATED_AT, "0"))
-        except ValueError:
-            born = 0
-        if time.time() - born <= stale_after_s:
+        if time.time() - _born(found) <= stale_after_s:
             return True
         with contextlib.suppress(SigmaExecError):
             self.backend.remove(str(found.get("Id") or PREP_PREFIX + key))

@@ -22,6 +22,14 @@ def node_pool_size() -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
+def node_prepared_count() -> int:
+    """The default number of projects kept prepared: twice the node's default pool."""
+    return 2 * node_pool_size()
+
+
+NODE_SIZED = {"POOL_SIZE": node_pool_size, "POOL_PREPARED": node_prepared_count}
+
+
 class NetworkPolicy(StrEnum):
     """How a sandbox reaches the network."""
 
@@ -123,12 +131,12 @@ class Settings(BaseSettings):
     CONTAINER_TTL_SECONDS: int = Field(7200, ge=60, description="a container stops itself after this")
     REAPER_INTERVAL_SECONDS: int = Field(300, ge=10)
     POOL_SIZE: int = Field(
-        default_factory=lambda: node_pool_size(),
+        default_factory=node_pool_size,
         ge=0,
         description="warm containers per image and profile; default: one per two cores (1-4); 0 = no pool",
     )
     POOL_PREPARED: int = Field(
-        default_factory=lambda: node_pool_size() * 2,
+        default_factory=node_prepared_count,
         ge=0,
         description="projects kept prepared (workspace delivered, warm command run) for their next proposal, per "
         "process; default: twice the node's default POOL_SIZE; needs POOL_SIZE > 0; 0 = none",
@@ -165,7 +173,7 @@ class Settings(BaseSettings):
     def _node_sized(cls, value: object, info: ValidationInfo) -> object:
         """Empty (as config/.env.example leaves them): sized to this node."""
         if value is None or (isinstance(value, str) and not value.strip()):
-            return node_pool_size() * (2 if info.field_name == "POOL_PREPARED" else 1)
+            return NODE_SIZED[str(info.field_name)]()
         return value
 
     @field_validator("PROTECTED_PATHS", "EGRESS_ALLOWLIST", mode="before")
