@@ -141,8 +141,8 @@ def _docker() -> Any:
     return docker.from_env(timeout=30)
 
 
-def submit_sample(project_id: str, prefix: str = "prop", **extra: Any) -> Any:
-    """Submit the sample project (no changes) through `tasks.submit_proposal` with a fresh proposal id."""
+def submit_sample(project_id: str, prefix: str = "prop", changes: list[Any] | None = None, **extra: Any) -> Any:
+    """Submit the sample project (no changes unless given) through `tasks.submit_proposal` with a fresh id."""
     import uuid
 
     from tasks import submit_proposal
@@ -152,7 +152,7 @@ def submit_sample(project_id: str, prefix: str = "prop", **extra: Any) -> Any:
         project_id=project_id,
         workspace=str(SAMPLE_PROJECT),
         language="python",
-        changes=[],
+        changes=changes or [],
         **extra,
     )
 

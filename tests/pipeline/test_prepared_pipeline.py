@@ -3,26 +3,16 @@ it, judges the same, and nothing outlives the worker."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
-from pipeline_helpers import SAMPLE_PROJECT, Cluster, sandboxes_of, wait_until
+from pipeline_helpers import Cluster, sandboxes_of, submit_sample, wait_until
 
 pytestmark = [pytest.mark.celery, pytest.mark.docker, pytest.mark.redis]
 
 
 def _submit(project_id: str, changes: list[dict[str, Any]]) -> dict[str, Any]:
-    from tasks import submit_proposal
-
-    result = submit_proposal(
-        proposal_id=f"prep-{uuid.uuid4().hex[:10]}",
-        project_id=project_id,
-        workspace=str(SAMPLE_PROJECT),
-        language="python",
-        changes=changes,
-    )
-    return dict(result.get(timeout=180))
+    return dict(submit_sample(project_id, "prep", changes=changes).get(timeout=180))
 
 
 def _spare_ready(project_id: str) -> bool:
