@@ -230,12 +230,14 @@ class DockerBackend:
         deadline_s: float,
         on_deadline: Sequence[str] | None = None,
         keep_lines: Callable[[str], bool] | None = None,
+        side_cap: int = 0,
     ) -> RawExec:
         """Run argv, keep at most `cap_bytes` of output, and stop waiting at `deadline_s`.
 
         At the deadline `on_deadline` (a kill script) is exec'd as the same user from
         outside the command's process tree; if the stream still does not end, it is closed.
         Lines `keep_lines` chooses are kept even when the cap cuts them (see `BoundedOutput`).
+        With `side_cap`, stderr is a side channel: not output, its last `side_cap` bytes come back raw.
         """
         started = time.monotonic()
         with _translate(container_id):
@@ -244,7 +246,8 @@ class DockerBackend:
             )["Id"]
             sock = self.api.exec_start(exec_id, socket=True)
         out = BoundedOutput(cap_bytes, keep_lines)
-        reader = threading.Thread(target=_pump, args=(sock, out), daemon=True)
+        side = _Tail(side_cap) if side_cap > 0 else None
+        reader = threading.Thread(target=_pump, args=(sock, out, side), daemon=True)
         reader.start()
         reader.join(deadline_s)
         hit = reader.is_alive()
@@ -259,6 +262,7 @@ class DockerBackend:
             truncated=out.truncated,
             elapsed_s=time.monotonic() - started,
             deadline_hit=hit,
+            side=side.value() if side is not None else b"",
         )
 
     def _end_stuck_exec(
@@ -274,11 +278,20 @@ class DockerBackend:
             reader.join(5)
 
     def exec_capture(
-        self, container_id: str, argv: Sequence[str], *, user: str, cap_bytes: int, deadline_s: float = 60
+        self,
+        container_id: str,
+        argv: Sequence[str],
+        *,
+        user: str,
+        cap_bytes: int,
+        deadline_s: float = 60,
+        environment: Mapping[str, str] | None = None,
     ) -> tuple[int | None, bytes]:
         """Run a helper and return its raw stdout bytes (capped), e.g. a tar stream."""
         with _translate(container_id):
-            exec_id = self.api.exec_create(container_id, list(argv), user=user, stderr=False)["Id"]
+            exec_id = self.api.exec_create(
+                container_id, list(argv), user=user, stderr=False, environment=dict(environment or {})
+            )["Id"]
             sock = self.api.exec_start(exec_id, socket=True)
         chunks = bytearray()
         holder: list[bool] = []
@@ -410,10 +423,32 @@ class DockerBackend:
             return list(self.api.images(filters=filters))
 
 
-def _pump(sock: Any, out: BoundedOutput) -> None:
+class _Tail:
+    """The last `cap` bytes written."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._buf = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self._buf += data
+        if len(self._buf) > 2 * self.cap:  # trimmed now and then: amortised, memory stays under 2 * cap
+            del self._buf[: len(self._buf) - self.cap]
+
+    def value(self) -> bytes:
+        return bytes(self._buf[-self.cap :])
+
+
+STDERR = 2
+
+
+def _pump(sock: Any, out: BoundedOutput, side: _Tail | None = None) -> None:
     with contextlib.suppress(Exception):
-        for _stream, data in frames_iter(sock, tty=False):
-            out.write(data)
+        for stream, data in frames_iter(sock, tty=False):
+            if side is not None and stream == STDERR:
+                side.write(data)
+            else:
+                out.write(data)
 
 
 def _close_socket(sock: Any) -> None:

@@ -10,6 +10,8 @@ from sigma_exec.models import ExecutionResult
 from sigma_exec.outcomes import execution_result
 from sigma_exec.sandbox_unit import SandboxUnit
 
+SIDE_SLACK_BYTES = 64  # the side channel's trailer line after the pack
+
 
 class ExecRunner(SandboxUnit):
     """Executes commands in sigma-exec sandboxes, one at a time per sandbox; engine failures raise."""
@@ -24,14 +26,43 @@ class ExecRunner(SandboxUnit):
         keep_lines: Callable[[str], bool] | None = None,
     ) -> ExecutionResult:
         """Run `command` in /workspace within `timeout` seconds; `keep_lines` picks lines kept past the cap."""
+        return self._run(container_id, command, timeout, env, keep_lines, None)[0]
+
+    def execute_reporting(
+        self,
+        container_id: str,
+        command: str,
+        timeout: int,
+        env: dict[str, str],
+        reports: str,
+        *,
+        keep_lines: Callable[[str], bool] | None = None,
+    ) -> tuple[ExecutionResult, bytes | None]:
+        """Like `execute`, and the `reports` directory packed (a tar, at most REPORT_CAP_BYTES) by the same exec
+        once every process of the run has ended; None when it could not be (see REPORTING_WRAPPER)."""
+        return self._run(container_id, command, timeout, env, keep_lines, reports)
+
+    def _run(
+        self,
+        container_id: str,
+        command: str | Sequence[str],
+        timeout: int,
+        env: dict[str, str],
+        keep_lines: Callable[[str], bool] | None,
+        reports: str | None,
+    ) -> tuple[ExecutionResult, bytes | None]:
         self._lookup.labels(container_id)
         if not command or not isinstance(command, str | list | tuple):
-            return ExecutionResult(success=False, error=f"command {command!r} is empty or not a string/list")
+            return ExecutionResult(success=False, error=f"command {command!r} is empty or not a string/list"), None
         engine = self._engine()
+        if reports is None:
+            argv = commands.wrap_with_deadline(command, timeout)
+        else:
+            argv = commands.wrap_reporting(command, timeout, reports, c.REPORT_CAP_BYTES)
         with self._lock(container_id):
             raw = engine.exec_bounded(
                 container_id,
-                commands.wrap_with_deadline(command, timeout),
+                argv,
                 user=c.SANDBOX_USER,
                 environment=env,
                 workdir=c.WORKSPACE_DIR,
@@ -39,11 +70,15 @@ class ExecRunner(SandboxUnit):
                 deadline_s=timeout + self.settings.KILL_GRACE_SECONDS,
                 on_deadline=commands.script(commands.KILL_ALL),
                 keep_lines=keep_lines,
+                side_cap=c.REPORT_CAP_BYTES + SIDE_SLACK_BYTES if reports is not None else 0,
             )
             # An OOM kill of a child shows in the cgroup's counter even when the parent exits 1 (moby#18470):
             # read it after every failing step (a passing step pays nothing).
             oom = raw.exit_code not in (0, None) and not raw.deadline_hit and self._oom_happened(container_id)
-        return execution_result(raw, timeout_s=timeout, oom_killed=oom)
+        packed = None
+        if reports is not None and not raw.deadline_hit and raw.exit_code is not None and raw.exit_code < 128:
+            packed = commands.parse_side_pack(raw.side, c.REPORT_CAP_BYTES)
+        return execution_result(raw.model_copy(update={"side": b""}), timeout_s=timeout, oom_killed=oom), packed
 
     def kill_all(self, container_id: str) -> bool:
         """Kill every process of the sandbox user; True when done."""

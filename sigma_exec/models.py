@@ -39,6 +39,7 @@ class RawExec(_Frozen):
     truncated: bool
     elapsed_s: float
     deadline_hit: bool
+    side: bytes = b""  # with a side channel: the last bytes the exec wrote on stderr, raw
 
 
 class CaseOutcome(StrEnum):

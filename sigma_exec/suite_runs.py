@@ -101,13 +101,14 @@ class SuiteRunner:
         # What the runner prints is captured as it prints it: its failure lines are kept even if a flood
         # after them would push them out of the output cap, and the report is checked against them.
         keep = functools.partial(reports_failure, framework.name)
-        execution = self._runner.execute(container_id, script, timeout, env, keep_lines=keep)
-        _, packed = self._engine().exec_capture(
-            container_id,
-            commands.script(commands.PACK_REPORTS, reports),
-            user=c.SANDBOX_USER,
-            cap_bytes=c.REPORT_CAP_BYTES,
-        )
+        execution, packed = self._runner.execute_reporting(container_id, script, timeout, env, reports, keep_lines=keep)
+        if packed is None:  # the run could not hand them back (killed, timed out): packed on their own
+            _, packed = self._engine().exec_capture(
+                container_id,
+                commands.script(commands.PACK_REPORTS, reports),
+                user=c.SANDBOX_USER,
+                cap_bytes=c.REPORT_CAP_BYTES,
+            )
         files = read_regular_files(packed, max_bytes=c.REPORT_CAP_BYTES, max_entries=c.REPORT_MAX_ENTRIES)
         custom = bool(only is None and test_command)
         parsed, coverage, source = read_reports(files, framework, fallbacks=custom)

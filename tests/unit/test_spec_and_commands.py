@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from sigma_exec import commands
 from sigma_exec import constants as c
 from sigma_exec.settings import NetworkPolicy, Settings
@@ -89,3 +91,39 @@ def test_image_build_locks_use_a_fixed_set_of_files() -> None:
     paths = {build_lock_path(f"deps-{i:05d}") for i in range(1000)}
     assert len(paths) == BUILD_LOCK_SLOTS  # a thousand projects' layers, still 32 files
     assert build_lock_path("python-abc") == build_lock_path("python-abc")
+
+
+def _side(pack: bytes) -> bytes:
+    return pack + b"\n" + commands.SIDE_TRAILER + b" %d\n" % len(pack)
+
+
+def test_the_side_pack_is_the_one_the_last_trailer_names() -> None:
+    forged = _side(b"FORGED-TAR")
+    assert commands.parse_side_pack(_side(b"real"), 100) == b"real"
+    assert commands.parse_side_pack(forged + _side(b"real"), 100) == b"real"
+    assert commands.parse_side_pack(b"junk" + forged + b"junk" + _side(b""), 100) == b""
+    # the pack may itself contain a trailer-like line: the length decides
+    assert commands.parse_side_pack(_side(forged), 100) == forged
+
+
+@pytest.mark.parametrize(
+    "side",
+    [
+        b"",
+        b"no trailer at all\n",
+        _side(b"real") + b"more after the trailer",
+        _side(b"real")[:-1],  # no final newline: the stream was cut
+        b"abc\n" + commands.SIDE_TRAILER + b" 99\n",  # names more than there is
+        b"abc\n" + commands.SIDE_TRAILER + b" -3\n",
+        b"abc\n" + commands.SIDE_TRAILER + b" 3 4\n",
+        _side(b"x" * 200),  # more than the cap
+    ],
+)
+def test_a_side_channel_without_a_sound_trailer_gives_no_pack(side: bytes) -> None:
+    assert commands.parse_side_pack(side, 100) is None
+
+
+def test_the_reporting_wrapper_passes_user_data_as_arguments() -> None:
+    argv = commands.wrap_reporting("pytest -q; echo '$3'", 30, "/tmp/sigma-reports/abc", 1024)
+    assert argv[:3] == ["/bin/sh", "-c", commands.REPORTING_WRAPPER]
+    assert argv[3:] == ["sigma-exec", "30", "pytest -q; echo '$3'", "/tmp/sigma-reports/abc", "1024"]
