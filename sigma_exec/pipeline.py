@@ -60,6 +60,9 @@ Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, patt
 TestId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEST_ID_CHARS, pattern=PRINTABLE_LINE)]
 MAX_TARGET_TESTS = 1000
 MAX_PATHS_KEPT = 5000
+SIGNALLED_EXIT = 128  # an exit code from here on: the step's process ended by a signal
+STOP_SETTLE_TRIES = 5  # after a signalled step, how often a sandbox still read as running is asked again
+STOP_SETTLE_S = 0.2
 
 
 class Proposal(BaseModel):
@@ -181,15 +184,23 @@ def _timed(state: PipelineState, stage: Stage, body: Callable[[], tuple[bool, st
     return ok
 
 
-def _sandbox_lost(executor: DockerExecutor, state: PipelineState, stage: Stage) -> bool:
+def _sandbox_lost(executor: DockerExecutor, state: PipelineState, stage: Stage, *, exit_code: int | None = 0) -> bool:
     """After a failed step: a sandbox that no longer runs makes the failure infrastructure's, not the code's.
 
     Marks the pipeline `error` then. Raises DockerUnavailableError when the engine does not answer
-    (the Celery stage retries; in-process the pipeline ends `error`).
+    (the Celery stage retries; in-process the pipeline ends `error`). A step that ended by a signal (or with no
+    exit code) may have been killed with its sandbox: its stream closes a moment before the engine reads the
+    sandbox as stopped, so a sandbox still running then is asked again, a few times (bounded).
     """
     if state.container_id is None:
         return False
     found = executor.sandbox_state(state.container_id)
+    signalled = exit_code is None or exit_code >= SIGNALLED_EXIT
+    for _ in range(STOP_SETTLE_TRIES if signalled else 0):
+        if found != "running":
+            break
+        time.sleep(STOP_SETTLE_S)
+        found = executor.sandbox_state(state.container_id)
     if found is None:
         raise DockerUnavailableError(f"docker unavailable: the engine did not answer after the {stage} step failed")
     if found == "running":
@@ -255,7 +266,7 @@ def stage_baseline(
         result = executor.run_tests(
             state.container_id, p.language, p.test_command, timeout=settings.TEST_TIMEOUT, rerun_failed=rerun
         )
-        if not result.success and _sandbox_lost(executor, state, Stage.BASELINE):
+        if not result.success and _sandbox_lost(executor, state, Stage.BASELINE, exit_code=result.exit_code):
             return False, result.error
         record = BaselineRecord.from_result(key, result)
         state.baseline_record, state.baseline = record, record.summary(cached=False)
@@ -312,7 +323,7 @@ def stage_test(executor: DockerExecutor, state: PipelineState, settings: Setting
             timeout=settings.TEST_TIMEOUT,
             rerun_failed=rules.RERUN_FAILED == RerunMode.ALWAYS,
         )
-        if not result.success and _sandbox_lost(executor, state, Stage.TEST):
+        if not result.success and _sandbox_lost(executor, state, Stage.TEST, exit_code=result.exit_code):
             state.tests = summarize_tests(result)
             return False, result.error
         baseline = state.baseline_record
@@ -350,7 +361,7 @@ def stage_build(executor: DockerExecutor, state: PipelineState, settings: Settin
         result = executor.run_build(state.container_id, p.language, p.build_command, timeout=settings.BUILD_TIMEOUT)
         state.build = summarize_build(result)
         if not result.success:
-            _sandbox_lost(executor, state, Stage.BUILD)
+            _sandbox_lost(executor, state, Stage.BUILD, exit_code=result.exit_code)
         return result.success, result.error
 
     _timed(state, Stage.BUILD, body)
