@@ -3,8 +3,9 @@
 For each sample project (each language's small sample and a larger one of ~50 tests), in the same run:
 - verdict: the pipeline's stages (create, baseline, apply, test with coverage, build, cleanup) with the
   defaults a new user gets (the warm pool on, sized to the node), in-process and through Celery + Redis (a
-  real worker with default concurrency). The first proposal fills the baseline cache and is not counted, as
-  for an agent iterating on one project; before each proposal the bench waits, like an agent thinking, until
+  real worker with default concurrency, started and answering before the series). The first proposal fills the
+  baseline cache and is not counted, as for an agent iterating on one project (through Celery, one per worker
+  process: a deployed worker is long-running); before each proposal the bench waits, like an agent thinking, until
   the project's next sandbox is prepared (that wait is reported, never counted in the verdict);
 - floor: the project's native test and build commands, as a user would type them, in an already-running
   container of the same image, plus one `put_archive` of the changes (raw docker SDK).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "samples"
 RUNS = int(os.environ.get("BENCH_VERDICT_RUNS", "3"))
 PREPARE_WAIT_S = 180.0
+WORKER_START_S = 60.0
+WORKER_PROCESSES = os.cpu_count() or 1  # the worker's default concurrency
 
 
 @dataclass(frozen=True)
@@ -170,20 +174,20 @@ def _proposal(sample: Sample, project_id: str, i: int) -> Proposal:
 
 
 def _series(
-    sample: Sample, client: Any, project_id: str, runs: int, one: Callable[[int], dict[str, Any]]
+    sample: Sample, client: Any, project_id: str, runs: int, one: Callable[[int], dict[str, Any]], warmup: int = 1
 ) -> dict[str, Any]:
-    """`runs` proposals after one uncounted one; each waits for its prepared sandbox first."""
+    """`runs` proposals after `warmup` uncounted ones; each waits for its prepared sandbox first."""
     totals: list[float] = []
     waits: list[float] = []
     stages: dict[str, list[float]] = {}
     prepared = 0
-    for i in range(runs + 1):
+    for i in range(runs + warmup):
         wait = _wait_prepared(client, project_id) if i else 0.0
         t0 = time.perf_counter()
         outcome = one(i)
         elapsed = time.perf_counter() - t0
         assert outcome["status"] in ("executed", "rejected"), (sample.name, outcome.get("error"))
-        if i:  # the first run fills the baseline cache
+        if i >= warmup:  # the first run fills the baseline cache (through Celery: each worker process warms up)
             totals.append(elapsed)
             waits.append(wait)
             for record in outcome["stages"]:
@@ -216,6 +220,17 @@ def _inprocess(ex: DockerExecutor, settings: Settings, sample: Sample, client: A
         ex.cleanup_project(project_id)
 
 
+def _wait_worker(name: str, worker: subprocess.Popen[bytes]) -> None:
+    """Until the worker answers a ping (bounded): its start-up is no proposal's latency."""
+    from tasks.app import app
+
+    deadline = time.monotonic() + WORKER_START_S
+    while time.monotonic() < deadline and worker.poll() is None:
+        if app.control.ping(destination=[name], timeout=1.0):
+            return
+    raise RuntimeError(f"the bench worker {name} did not answer within {WORKER_START_S:.0f}s")
+
+
 @contextmanager
 def celery_worker(url: str) -> Iterator[None]:
     """A real worker with the defaults (concurrency = cores, warm pool on) on its own Redis database."""
@@ -223,11 +238,13 @@ def celery_worker(url: str) -> Iterator[None]:
     for name in ("POOL_SIZE", "POOL_PREPARED"):
         env.pop(name, None)
     argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--without-mingle", "--without-gossip"]
-    argv += ["-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "-l", "WARNING"]
+    name = f"bench-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    argv += ["-n", name, "-l", "WARNING"]
     worker = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     saved = {k: os.environ.get(k) for k in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")}
     os.environ.update({"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url})
     try:
+        _wait_worker(name, worker)
         yield
     finally:
         worker.terminate()
@@ -256,7 +273,9 @@ def _through_celery(ex: DockerExecutor, sample: Sample, client: Any, runs: int) 
         return dict(result.get(timeout=600))
 
     try:
-        return _series(sample, client, project_id, runs, one)
+        # a deployed worker is long-running: one uncounted proposal per worker process (its first stages import
+        # and connect), not only the one that fills the baseline cache
+        return _series(sample, client, project_id, runs, one, warmup=WORKER_PROCESSES)
     finally:
         ex.cleanup_project(project_id)
 
