@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from typing import NamedTuple
 
 # Runs the command under a hard time limit, then SIGKILLs every process of the
 # sandbox user that is left (double-forked daemons, stopped process groups).
@@ -57,29 +58,65 @@ _TAR_REPORTS = "tar -c --no-recursion -f - $(find . -maxdepth 4 -type f -size -1
 # Pack the reports directory to stdout and remove it.
 PACK_REPORTS = f'cd "$1" 2>/dev/null || exit 0; {_TAR_REPORTS}; cd / && rm -rf -- "$1"'
 
-# A test run that hands its reports back in the same exec. The command's stderr joins its stdout; once it has
-# ended, every process of the sandbox user is killed and waited for (nothing else can write any more), then the
-# reports directory ("$3") is packed (at most "$4" bytes) onto the exec's stderr, followed by a trailer line
-# naming its length. Whatever a test wrote onto that stream (through /proc) comes before it, so the reader
-# takes only the last trailer and the bytes it names (`parse_side_pack`). A command killed by a signal
-# (status >= 128, the wrapper itself included) or a process that will not die leaves no pack: the reader then
-# packs the directory in an exec of its own.
-SIDE_TRAILER = b"SIGMA-REPORTS"
-REPORTING_WRAPPER = (
-    'timeout -s KILL "$1" /bin/sh -c "$2" 2>&1; rc=$?; kill -9 -1 2>/dev/null; '
-    # alive: another process of this user that is no zombie (builtins only: no child of ours is counted)
-    'alive() { for d in /proc/[0-9]*; do [ "$d" = "/proc/$$" ] || [ ! -O "$d" ] && continue; '
-    'read -r s < "$d/stat" 2>/dev/null || continue; s=${s##*) }; [ "${s%% *}" = Z ] || return 0; done; return 1; }; '
-    "i=0; while alive; do i=$((i+1)); [ $i -gt 100 ] && exit $rc; sleep 0.01; done; "
-    '[ $rc -lt 128 ] && cd "$3" 2>/dev/null || exit $rc; '
-    f'{_TAR_REPORTS} | head -c "$4" > "$3.tar"; n=$(wc -c < "$3.tar") && cat "$3.tar" >&2 && '
-    f'printf "\\n{SIDE_TRAILER.decode()} %s\\n" "$n" >&2; cd / && rm -rf -- "$3" "$3.tar"; exit $rc'
-)
-
+# The sandbox's OOM kills so far (cgroup v1 or v2), one number per file found.
 OOM_COUNT = (
     "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null "
     "| awk '$1==\"oom_kill\"{print $2}'"
 )
+
+# A test run that hands its reports back in the same exec, and optionally runs the build after it. The command's
+# stderr joins its stdout; once it has ended, every process of the sandbox user is killed and waited for
+# (`settle`: nothing else can write any more), then the reports directory ("$3") is packed (at most "$4" bytes)
+# and followed on the exec's stderr by a trailer line naming its length and the sandbox's OOM kill counts then
+# (joined by "+"; empty when none could be read). Whatever a test wrote onto that stream (through /proc) comes
+# before it, so the reader takes only the last trailer and the bytes it names (`parse_side_pack`).
+# With a build ("$5" its time limit, "$6" its command, "$7" the test environment's names to unset, "$8" the
+# output cap) and a test command that exited 0: the pack is kept in the wrapper's memory (the directory is
+# removed), the build runs as its own exec would (in /workspace, without the test environment, stdin closed,
+# output to a file), every process is killed and waited for again, and only then are the pack and its trailer
+# written, followed by the build's output (at most "$8" bytes: its head and tail) and a BUILD_TRAILER line:
+# exit code, output bytes, bytes shown, milliseconds, OOM kill counts. Both sections come after anything the
+# tests or the build could write. A command killed by a signal (status >= 128, the wrapper itself included)
+# or a process that will not die leaves no pack: the reader then packs the directory (and reads the OOM
+# count) in execs of their own, and runs the build in its own exec.
+SIDE_TRAILER = b"SIGMA-REPORTS"
+BUILD_TRAILER = b"SIGMA-BUILD"
+REPORTING_WRAPPER = f"""
+timeout -s KILL "$1" /bin/sh -c "$2" 2>&1; rc=$?
+alive() {{
+  for d in /proc/[0-9]*; do
+    [ "$d" = "/proc/$$" ] || [ ! -O "$d" ] && continue
+    read -r s < "$d/stat" 2>/dev/null || continue
+    s=${{s##*) }}; [ "${{s%% *}}" = Z ] || return 0
+  done
+  return 1
+}}
+settle() {{
+  kill -9 -1 2>/dev/null; i=0
+  while alive; do i=$((i+1)); [ $i -gt 100 ] && return 1; sleep 0.01; done
+}}
+oom() {{ o=$({OOM_COUNT}); echo $o | tr " " +; }}
+settle && [ $rc -lt 128 ] && cd "$3" 2>/dev/null || exit $rc
+{_TAR_REPORTS} | head -c "$4" > "$3.tar"; n=$(wc -c < "$3.tar"); o1=$(oom)
+if [ -z "$5" ] || [ $rc -ne 0 ]; then
+  cat "$3.tar" >&2 && printf "\\n{SIDE_TRAILER.decode()} %s %s\\n" "$n" "$o1" >&2
+  cd / && rm -rf -- "$3" "$3.tar"; exit $rc
+fi
+p=$(base64 -w0 "$3.tar"); cd / && rm -rf -- "$3" "$3.tar"
+for v in $7; do unset "$v"; done
+out=$(mktemp /tmp/sigma-build.XXXXXXXXXX) && cd /workspace || exit $rc
+t0=$(date +%s%N); timeout -s KILL "$5" /bin/sh -c "$6" > "$out" 2>&1 < /dev/null; b=$?; t1=$(date +%s%N)
+settle || exit $rc
+o2=$(oom); size=$(wc -c < "$out")
+printf %s "$p" | base64 -d >&2 && printf "\\n{SIDE_TRAILER.decode()} %s %s\\n" "$n" "$o1" >&2
+if [ "$size" -gt "$8" ]; then
+  {{ head -c $(($8 / 2)) "$out"; tail -c $(($8 - $8 / 2)) "$out"; }} >&2; shown=$8
+else
+  cat "$out" >&2; shown=$size
+fi
+printf "\\n{BUILD_TRAILER.decode()} %s %s %s %s %s\\n" "$b" "$size" "$shown" $(((t1 - t0) / 1000000)) "$o2" >&2
+rm -f "$out"; exit $rc
+"""
 
 
 def as_shell(command: str | Sequence[str]) -> str:
@@ -92,24 +129,85 @@ def wrap_with_deadline(command: str | Sequence[str], timeout_s: int) -> list[str
     return ["/bin/sh", "-c", EXEC_WRAPPER, "sigma-exec", str(max(1, int(timeout_s))), as_shell(command)]
 
 
-def wrap_reporting(command: str | Sequence[str], timeout_s: int, reports: str, cap_bytes: int) -> list[str]:
-    """Like `wrap_with_deadline`, and the reports directory comes back packed on stderr (REPORTING_WRAPPER)."""
+class BuildPlan(NamedTuple):
+    """A build to run after a test run, in its exec (REPORTING_WRAPPER)."""
+
+    command: str
+    timeout_s: int
+    unset: tuple[str, ...]  # the test run's environment, which the build does not get
+    cap_bytes: int
+
+
+def wrap_reporting(
+    command: str | Sequence[str], timeout_s: int, reports: str, cap_bytes: int, build: BuildPlan | None = None
+) -> list[str]:
+    """Like `wrap_with_deadline`, and the reports directory comes back packed on stderr, and with `build` the
+    build's run after it (REPORTING_WRAPPER)."""
     argv = ["/bin/sh", "-c", REPORTING_WRAPPER, "sigma-exec", str(max(1, int(timeout_s))), as_shell(command)]
-    return [*argv, reports, str(int(cap_bytes))]
+    argv += [reports, str(int(cap_bytes))]
+    if build is None:
+        return [*argv, "", "", "", "0"]
+    names = " ".join(n for n in build.unset if n.isidentifier())
+    return [*argv, str(max(1, int(build.timeout_s))), build.command, names, str(max(2, int(build.cap_bytes)))]
 
 
-def parse_side_pack(side: bytes, cap_bytes: int) -> bytes | None:
+class SidePack(NamedTuple):
+    """What REPORTING_WRAPPER handed back: the reports as a tar, and the sandbox's OOM kills (None: unknown)."""
+
+    packed: bytes
+    oom_kills: int | None
+
+
+class SideBuild(NamedTuple):
+    """The build REPORTING_WRAPPER ran after the tests: its exit code, output (head and tail), time, OOM kills."""
+
+    exit_code: int
+    head: bytes
+    tail: bytes
+    total_bytes: int
+    elapsed_s: float
+    oom_kills: int | None
+
+
+def _counts(word: bytes) -> int | bool | None:
+    """A "+"-joined OOM count: its sum, None when empty, False when malformed."""
+    counts = word.split(b"+") if word else []
+    if not all(n.isdigit() for n in counts):
+        return False
+    return sum(int(n) for n in counts) if counts else None
+
+
+def split_side_build(side: bytes, cap_bytes: int) -> tuple[bytes, SideBuild] | None:
+    """(what precedes it, the build section) when the side channel ends with one; None otherwise."""
+    if not side.endswith(b"\n"):
+        return None
+    body, sep, trailer = side[:-1].rpartition(b"\n")
+    words = trailer.split(b" ")
+    if not sep or len(words) != 6 or words[0] != BUILD_TRAILER or not all(w.isdigit() for w in words[1:5]):
+        return None
+    code, total, shown, millis = (int(w) for w in words[1:5])
+    oom = _counts(words[5])
+    if oom is False or shown > cap_bytes or shown > len(body) or shown > total or code > 255:
+        return None
+    output = body[len(body) - shown :]
+    head, tail = (output, b"") if shown == total else (output[: cap_bytes // 2], output[cap_bytes // 2 :])
+    build = SideBuild(code, head, tail, total, millis / 1000, oom if isinstance(oom, int) else None)
+    return body[: len(body) - shown], build
+
+
+def parse_side_pack(side: bytes, cap_bytes: int) -> SidePack | None:
     """The pack REPORTING_WRAPPER wrote last on stderr; None when the stream does not end with its trailer."""
     if not side.endswith(b"\n"):
         return None
     body, sep, trailer = side[:-1].rpartition(b"\n")
     words = trailer.split(b" ")
-    if not sep or len(words) != 2 or words[0] != SIDE_TRAILER or not words[1].isdigit():
+    if not sep or len(words) != 3 or words[0] != SIDE_TRAILER or not words[1].isdigit():
         return None
     size = int(words[1])
-    if size > cap_bytes or size > len(body):
+    oom = _counts(words[2])
+    if size > cap_bytes or size > len(body) or oom is False:
         return None
-    return body[len(body) - size :]
+    return SidePack(body[len(body) - size :], oom if isinstance(oom, int) else None)
 
 
 def script(body: str, *args: str) -> list[str]:
