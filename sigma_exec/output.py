@@ -131,6 +131,16 @@ class BoundedOutput:
                 self._tail[0] = first[excess:]
                 self._tail_len -= excess
 
+    @classmethod
+    def of_parts(cls, head: bytes, tail: bytes, total: int) -> BoundedOutput:
+        """The output of which `head` and `tail` were kept out of `total` bytes (cut in the sandbox)."""
+        out = cls(len(head) + len(tail))
+        out._head = bytearray(head)
+        out._tail = deque([tail]) if tail else deque()
+        out._tail_len = len(tail)
+        out.total = max(total, len(head) + len(tail))
+        return out
+
     @property
     def truncated(self) -> bool:
         return self.total > len(self._head) + self._tail_len

@@ -109,6 +109,7 @@ class PipelineState(BaseModel):
     stages: list[StageRecord] = Field(default_factory=list)
     tests: dict[str, Any] | None = None
     build: dict[str, Any] | None = None
+    prebuilt: dict[str, Any] | None = None  # the build, run after the tests in their exec (the build stage's)
     status: ProposalStatus | None = None  # set once a verdict is known early (error / rejected)
     error: str | None = None
     reasons: list[str] = Field(default_factory=list)
@@ -316,13 +317,22 @@ def stage_test(executor: DockerExecutor, state: PipelineState, settings: Setting
     rules = effective_settings(settings, executor.policy_for(p.project_id))
 
     def body() -> tuple[bool, str | None]:
-        result = executor.run_tests(
-            state.container_id,
-            p.language,
-            p.test_command,
-            timeout=settings.TEST_TIMEOUT,
-            rerun_failed=rules.RERUN_FAILED == RerunMode.ALWAYS,
-        )
+        rerun_failed = rules.RERUN_FAILED == RerunMode.ALWAYS
+        if settings.AUTO_BUILD:  # the build runs after the tests in their exec when they exit 0
+            result, built = executor.run_tests_then_build(
+                state.container_id,
+                p.language,
+                p.test_command,
+                p.build_command,
+                timeout=settings.TEST_TIMEOUT,
+                build_timeout=settings.BUILD_TIMEOUT,
+                rerun_failed=rerun_failed,
+            )
+            state.prebuilt = summarize_build(built) if built is not None else None
+        else:
+            result = executor.run_tests(
+                state.container_id, p.language, p.test_command, timeout=settings.TEST_TIMEOUT, rerun_failed=rerun_failed
+            )
         if not result.success and _sandbox_lost(executor, state, Stage.TEST, exit_code=result.exit_code):
             state.tests = summarize_tests(result)
             return False, result.error
@@ -334,6 +344,7 @@ def stage_test(executor: DockerExecutor, state: PipelineState, settings: Setting
             if suspects and rules.RERUN_FAILED == RerunMode.BASELINE and not result.rerun_cases and left:
                 # Confirm a regression before it rejects: a case that passes when run again is flaky.
                 again = executor.rerun_tests(state.container_id, suspects, p.language, timeout=left)
+                state.prebuilt = None  # the build stage builds after this run, as it would have
                 if again.cases:
                     result = reruns.with_rerun(result, again)
                     state.transitions = transitions(baseline, result, state.changed)
@@ -358,6 +369,9 @@ def stage_build(executor: DockerExecutor, state: PipelineState, settings: Settin
     p = state.proposal
 
     def body() -> tuple[bool, str | None]:
+        if state.prebuilt is not None:  # it ran after the tests, in their exec; nothing ran since
+            state.build, state.prebuilt = state.prebuilt, None
+            return bool(state.build.get("success")), state.build.get("error") or "ran after the tests, in their exec"
         result = executor.run_build(state.container_id, p.language, p.build_command, timeout=settings.BUILD_TIMEOUT)
         state.build = summarize_build(result)
         if not result.success:

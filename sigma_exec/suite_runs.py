@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from sigma_exec import commands, reruns
 from sigma_exec import constants as c
 from sigma_exec.archive import read_regular_files
+from sigma_exec.commands import BuildPlan
 from sigma_exec.exec_runner import ExecRunner
 from sigma_exec.languages import Framework
-from sigma_exec.models import TestResult
+from sigma_exec.models import ExecutionResult, TestResult
 from sigma_exec.outcomes import judge_tests, read_reports
 from sigma_exec.reports.console import reports_failure
 from sigma_exec.sandbox_lookup import EngineAccessor, SandboxLookup
@@ -57,14 +58,30 @@ class SuiteRunner:
         rerun_failed: bool,
     ) -> TestResult:
         """One run within the (capped) timeout; with `rerun_failed`, its failing cases once more in what is left."""
+        return self.run_then_build(
+            container_id, language, test_command, None, timeout=timeout, rerun_failed=rerun_failed
+        )[0]
+
+    def run_then_build(
+        self,
+        container_id: str,
+        language: str | None,
+        test_command: str | None,
+        build: BuildPlan | None,
+        *,
+        timeout: int | None,
+        rerun_failed: bool,
+    ) -> tuple[TestResult, ExecutionResult | None]:
+        """`run`, and with `build` the build run after the tests in their exec when they exit 0; None when it
+        did not run there, or when failing cases were run again after it (the build would then come before)."""
         limit = self._lookup.cap(container_id, timeout, "TEST_TIMEOUT")
-        first = self._run_once(container_id, language, test_command, limit)
+        first, built = self._run_once(container_id, language, test_command, limit, build=build)
         ids = reruns.selectable(reruns.failing_ids(first))
         left = reruns.time_left(limit, first.execution_time)  # both runs together stay within the limit
         if not rerun_failed or not ids or first.timed_out or left is None:
-            return first
-        again = self._run_once(container_id, language, None, left, only=ids)
-        return reruns.with_rerun(first, again)
+            return first, built
+        again, _ = self._run_once(container_id, language, None, left, only=ids)
+        return reruns.with_rerun(first, again), None
 
     def rerun(
         self, container_id: str, test_ids: Sequence[str], language: str | None, *, timeout: int | None
@@ -77,7 +94,7 @@ class SuiteRunner:
             return TestResult(success=False, error="no test id to run (ids must be non-empty single lines)")
         return self._run_once(
             container_id, language, None, self._lookup.cap(container_id, timeout, "TEST_TIMEOUT"), only=ids
-        )
+        )[0]
 
     def _run_once(
         self,
@@ -87,7 +104,8 @@ class SuiteRunner:
         timeout: int,
         *,
         only: list[str] | None = None,
-    ) -> TestResult:
+        build: BuildPlan | None = None,
+    ) -> tuple[TestResult, ExecutionResult | None]:
         _profile, framework = self._lookup.profile_for(container_id, language)
         assert framework is not None
         # A fresh directory per run, unguessable, under a parent the sandbox user cannot list (spec.py). Its
@@ -96,12 +114,15 @@ class SuiteRunner:
         reports = f"{c.REPORTS_DIR}/{uuid.uuid4().hex}"
         planned = suite_script(framework, reports, test_command, only)
         if planned is None:
-            return TestResult(success=False, error=f"{framework.name} cannot run single tests again")
+            return TestResult(success=False, error=f"{framework.name} cannot run single tests again"), None
         command, script, env = planned
         # What the runner prints is captured as it prints it: its failure lines are kept even if a flood
         # after them would push them out of the output cap, and the report is checked against them.
         keep = functools.partial(reports_failure, framework.name)
-        execution, packed = self._runner.execute_reporting(container_id, script, timeout, env, reports, keep_lines=keep)
+        plan = build._replace(unset=tuple(env)) if build is not None else None
+        execution, packed, built = self._runner.execute_reporting(
+            container_id, script, timeout, env, reports, keep_lines=keep, build=plan
+        )
         if packed is None:  # the run could not hand them back (killed, timed out): packed on their own
             _, packed = self._engine().exec_capture(
                 container_id,
@@ -112,7 +133,7 @@ class SuiteRunner:
         files = read_regular_files(packed, max_bytes=c.REPORT_CAP_BYTES, max_entries=c.REPORT_MAX_ENTRIES)
         custom = bool(only is None and test_command)
         parsed, coverage, source = read_reports(files, framework, fallbacks=custom)
-        return judge_tests(
+        judged = judge_tests(
             execution,
             parsed,
             coverage,
@@ -121,3 +142,4 @@ class SuiteRunner:
             source=source,
             report_required=framework.report_required and not custom,
         )
+        return judged, built

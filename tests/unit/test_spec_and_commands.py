@@ -93,17 +93,17 @@ def test_image_build_locks_use_a_fixed_set_of_files() -> None:
     assert build_lock_path("python-abc") == build_lock_path("python-abc")
 
 
-def _side(pack: bytes) -> bytes:
-    return pack + b"\n" + commands.SIDE_TRAILER + b" %d\n" % len(pack)
+def _side(pack: bytes, oom: bytes = b"0") -> bytes:
+    return pack + b"\n" + commands.SIDE_TRAILER + b" %d %s\n" % (len(pack), oom)
 
 
 def test_the_side_pack_is_the_one_the_last_trailer_names() -> None:
     forged = _side(b"FORGED-TAR")
-    assert commands.parse_side_pack(_side(b"real"), 100) == b"real"
-    assert commands.parse_side_pack(forged + _side(b"real"), 100) == b"real"
-    assert commands.parse_side_pack(b"junk" + forged + b"junk" + _side(b""), 100) == b""
+    assert commands.parse_side_pack(_side(b"real"), 100) == (b"real", 0)
+    assert commands.parse_side_pack(forged + _side(b"real", b"2"), 100) == (b"real", 2)
+    assert commands.parse_side_pack(b"junk" + forged + b"junk" + _side(b"", b""), 100) == (b"", None)
     # the pack may itself contain a trailer-like line: the length decides
-    assert commands.parse_side_pack(_side(forged), 100) == forged
+    assert commands.parse_side_pack(_side(forged, b"1+2"), 100) == (forged, 3)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,9 @@ def test_the_side_pack_is_the_one_the_last_trailer_names() -> None:
         _side(b"real")[:-1],  # no final newline: the stream was cut
         b"abc\n" + commands.SIDE_TRAILER + b" 99\n",  # names more than there is
         b"abc\n" + commands.SIDE_TRAILER + b" -3\n",
-        b"abc\n" + commands.SIDE_TRAILER + b" 3 4\n",
+        b"abc\n" + commands.SIDE_TRAILER + b" 3\n",  # no OOM count field
+        b"abc\n" + commands.SIDE_TRAILER + b" 3 4 5\n",
+        _side(b"abc", b"x"),  # an OOM count that is no number
         _side(b"x" * 200),  # more than the cap
     ],
 )
@@ -126,4 +128,32 @@ def test_a_side_channel_without_a_sound_trailer_gives_no_pack(side: bytes) -> No
 def test_the_reporting_wrapper_passes_user_data_as_arguments() -> None:
     argv = commands.wrap_reporting("pytest -q; echo '$3'", 30, "/tmp/sigma-reports/abc", 1024)
     assert argv[:3] == ["/bin/sh", "-c", commands.REPORTING_WRAPPER]
-    assert argv[3:] == ["sigma-exec", "30", "pytest -q; echo '$3'", "/tmp/sigma-reports/abc", "1024"]
+    assert argv[3:] == ["sigma-exec", "30", "pytest -q; echo '$3'", "/tmp/sigma-reports/abc", "1024", "", "", "", "0"]
+    plan = commands.BuildPlan("make; echo '$6'", 60, ("PYTEST_ADDOPTS", "NOT A NAME", "X"), 4096)
+    with_build = commands.wrap_reporting("pytest -q", 30, "/tmp/sigma-reports/abc", 1024, plan)
+    assert with_build[8:] == ["60", "make; echo '$6'", "PYTEST_ADDOPTS X", "4096"]
+
+
+def _built(output: bytes, code: int = 0, total: int | None = None, oom: bytes = b"0") -> bytes:
+    size = len(output) if total is None else total
+    return output + b"\n" + commands.BUILD_TRAILER + b" %d %d %d 1500 %s\n" % (code, size, len(output), oom)
+
+
+def test_the_build_section_is_split_off_the_end_and_the_pack_read_before_it() -> None:
+    side = _side(b"FORGED") + _side(b"real-pack", b"1") + _built(b"compiled\n", code=2, oom=b"3")
+    rest, build = commands.split_side_build(side, 100)  # type: ignore[misc]
+    assert (build.exit_code, build.head, build.tail, build.total_bytes, build.elapsed_s) == (
+        2,
+        b"compiled\n",
+        b"",
+        9,
+        1.5,
+    )
+    assert build.oom_kills == 3
+    assert commands.parse_side_pack(rest, 100) == (b"real-pack", 1)
+    # an output cut in the sandbox: its head and tail, as many bytes as the cap
+    _, cut = commands.split_side_build(_side(b"p") + _built(b"H" * 50 + b"T" * 50, total=500), 100)  # type: ignore[misc]
+    assert (cut.head, cut.tail, cut.total_bytes) == (b"H" * 50, b"T" * 50, 500)
+    assert commands.split_side_build(_side(b"p"), 100) is None  # no build section
+    assert commands.split_side_build(_built(b"x" * 200), 100) is None  # more than the cap
+    assert commands.split_side_build(_built(b"x", code=300), 100) is None
