@@ -155,3 +155,24 @@ def test_a_rakefile_that_cannot_define_build_is_not_loaded_and_one_that_may_runs
     quiet = executor.run_build(cid, "ruby")
     assert quiet.success and "the Rakefile defines no build task" in quiet.output, quiet.output
     assert "LoadError" not in quiet.output and "rake aborted" not in quiet.output
+
+
+def test_a_file_no_test_loads_that_does_not_parse_fails_the_build_before_the_rake_build_task_runs(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    # Given a Rakefile with a build task (it counts its runs) that prints while it loads, and a file no test loads.
+    rakefile = 'puts "rakefile loaded"\ntask(:build) { File.write("/tmp/builds", "x", mode: "a"); puts "built" }\n'
+    cid = sandbox(write_files(tmp_path, {"Rakefile": rakefile, "lib/unused.rb": "X = 1\n"}), "ruby")
+
+    # The syntax check's output comes first, then what the Rakefile printed, then its build task's.
+    build = executor.run_build(cid, "ruby")
+    assert build.success, build.output
+    order = ["sigma-exec: ruby -wc on 2 Ruby files", "rakefile loaded", "sigma-exec: rake build", "built"]
+    assert [build.output.index(line) for line in order] == sorted(build.output.index(line) for line in order)
+
+    # When the unused file no longer parses, the build fails naming it, and the build task never runs.
+    assert executor.apply_changes(cid, [{"filepath": "lib/unused.rb", "content": "def x(:\n"}]).success
+    broken = executor.run_build(cid, "ruby")
+    assert not broken.success and "lib/unused.rb:1" in broken.output, broken.output
+    assert "built" not in broken.output and "sigma-exec: rake build" not in broken.output
+    assert executor.execute_in_container(cid, "cat /tmp/builds").output.strip() == "x"  # the first build's run only
