@@ -13,7 +13,8 @@ mtimes but only maps files (it is re-crawled every run, so deleted tests vanish)
 mtimes of a test file's imports to its key, which every applied change moves (microsecond stamps).
 @babel/register's mtime cache is switched off, Vitest's results cache too (--no-cache), and tsc's
 incremental state goes to /tmp/sigma-cache/tsc whatever the tsconfig says (tsc keys each file by a hash
-of its content and checks again what a changed file's importers see); the syntax check keeps nothing.
+of its content and checks again what a changed file's importers see). The build trusts nothing the test
+run left: it parses every file itself.
 Jest's coverageDirectory is a fixed link (it is part of the config that keys every transformed file),
 re-pointed at each run's fresh reports directory. The framework's warm_command (a prepared sandbox's
 run on the project as it is, before any proposal) fills these caches: the warm-sandbox scenarios
@@ -24,6 +25,7 @@ These scenarios prove it on the real engine.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -456,3 +458,112 @@ def test_package_scripts_run_as_npm_would_and_npm_runs_them_when_it_would_do_mor
     again = executor.run_tests(cid, "javascript")
     assert _outcomes(again) == {"checks/one.js::one": "passed"}, again.output
     assert executor.execute_in_container(cid, "cat /tmp/pre-pretest").output == "scripted"
+
+
+# ---- the runner's own costs: Jest in the runner's process, the build's check done by the test run ----------
+
+
+# Records, from inside a test (one file: Jest runs it in its own process), that process's command line as
+# it was started, and the npm variable a package script gets.
+WHO_RUNS = """const fs = require('fs');
+const { one } = require('../src/one');
+
+test('records who runs it', () => {
+  expect(one()).toBe(1);
+  fs.writeFileSync('/tmp/jest-process', fs.readFileSync('/proc/self/cmdline', 'utf8').split('\\0').join(' '));
+  fs.writeFileSync('/tmp/jest-event', String(process.env.npm_lifecycle_event));
+});
+"""
+
+
+def test_a_plain_jest_script_runs_in_the_runners_own_process_with_npms_environment(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    files = {
+        "package.json": '{"scripts": {"test": "jest --ci"}}',
+        "src/one.js": "exports.one = () => 1;\n",
+        "__tests__/who.test.js": WHO_RUNS,
+    }
+    cid = sandbox(_write(tmp_path, files), "javascript")
+    result = executor.run_tests(cid, "javascript")
+    assert _outcomes(result) == {"__tests__/who.test.js::records who runs it": "passed"}, result.output
+    assert result.coverage_percent == 100.0, result.output
+    # Jest ran in the process the sandbox started for the runner: no second Node start-up, nor a shell.
+    started = executor.execute_in_container(cid, "cat /tmp/jest-process").output
+    assert started.startswith("node /usr/share/sigma-exec/run-jest.js "), started
+    assert executor.execute_in_container(cid, "cat /tmp/jest-event").output == "test"
+
+    # A re-run still gets a Jest process of its own (the runner trims the report after it).
+    again = executor.rerun_tests(cid, ["__tests__/who.test.js::records who runs it"], "javascript")
+    assert _outcomes(again) == {"__tests__/who.test.js::records who runs it": "passed"}, again.output
+    started = executor.execute_in_container(cid, "cat /tmp/jest-process").output
+    assert "run-jest.js" not in started and "jest" in started, started
+
+
+def test_sloppy_commonjs_stays_sloppy_under_the_runners_transform_as_under_plain_jest(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    # Strict mode (which an ES-module transform adds) would throw on the undeclared name and bind no `this`.
+    sloppy_test = "test('sloppy', () => { expect(f()).toBe('sloppy'); });\n"
+    sloppy = "function f() { undeclared = 5; return this === undefined ? 'strict' : 'sloppy'; }\nmodule.exports = f;\n"
+    files = {
+        "package.json": '{"scripts": {"test": "jest"}}',
+        "src/sloppy.js": sloppy,
+        "__tests__/cjs.test.js": "const f = require('../src/sloppy');\n" + sloppy_test,
+        "__tests__/esm.test.js": "import f from '../src/sloppy';\n" + sloppy_test,
+    }
+    cid = sandbox(_write(tmp_path, files), "javascript")
+    result = executor.run_tests(cid, "javascript")
+    expected = {"__tests__/cjs.test.js::sloppy": "passed", "__tests__/esm.test.js::sloppy": "passed"}
+    assert _outcomes(result) == expected, result.output
+
+
+def test_the_build_after_the_tests_parses_every_file_whatever_the_tests_left(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    # The tests pass and leave files where a cache of the build could be; a file no test loads does not parse.
+    leave = "require('fs').mkdirSync('/tmp/sigma-cache/js-check', { recursive: true });\n" + "".join(
+        f"require('fs').writeFileSync('{where}', 'sigma-exec: node --check on 3 JavaScript files');\n"
+        for where in ("/tmp/sigma-cache/js-check/mark", "/tmp/sigma-cache/build-ok")
+    )
+    files = {
+        "package.json": '{"scripts": {"test": "jest"}}',
+        "src/calc.js": "exports.add = (a, b) => a + b;\n",
+        "src/unused.js": "exports.never = () => 'no test loads this file' (;\n",
+        "__tests__/calc.test.js": "const { add } = require('../src/calc');\n"
+        + leave
+        + "test('adds', () => { expect(add(1, 2)).toBe(3); });\n",
+    }
+    cid = sandbox(_write(tmp_path, files), "javascript")
+
+    result, build = executor.run_tests_then_build(cid, "javascript")
+
+    assert result.success, result.output
+    assert build is not None and not build.success and "src/unused.js" in build.output, build
+    assert executor.execute_in_container(cid, LEFTOVERS).output.strip() == ""
+
+
+# Loads the runner's transform as Jest does and transforms one file for coverage: which Babel it ran, and how.
+TRANSFORM_PROBE = """
+const transform = require('/usr/share/sigma-exec/jest-transform.js');
+const options = { config: { rootDir: '/workspace', cwd: '/workspace' }, configString: '{}', instrument: true,
+  cacheFS: new Map(), transformerConfig: {} };
+const file = '/workspace/src/sloppy.js';
+const out = transform.process(require('fs').readFileSync(file, 'utf8'), file, options);
+const cores = Object.keys(require.cache).filter((f) => f.endsWith('/@babel/core/lib/index.js'));
+const strict = out.code.includes('use strict');
+console.log(JSON.stringify({ cores, instrumented: out.code.includes('cov_'), strict }));
+"""
+
+
+def test_the_transform_runs_the_babel_of_the_projects_own_jest_and_no_second_copy(
+    tmp_path: Path, executor: DockerExecutor, sandbox: Callable[..., str]
+) -> None:
+    # The sample's package.json: its dependency layer (/node_modules) has npm's jest, babel-jest and Babel.
+    files = {"package.json": _sample_package("js_calc"), "src/sloppy.js": "module.exports = () => 1;\n"}
+    cid = sandbox(_write(tmp_path, files), "javascript")
+    probe = executor.execute_in_container(cid, f"node -e {shlex.quote(TRANSFORM_PROBE)}")
+    assert probe.success, probe.output
+    seen = json.loads(probe.output.strip().splitlines()[-1])
+    # One Babel (the one the project's Jest loads itself), instrumenting; a script gets no "use strict".
+    assert seen == {"cores": ["/node_modules/@babel/core/lib/index.js"], "instrumented": True, "strict": False}, seen
