@@ -2,10 +2,11 @@
 
 Time limits nest so that nothing runs twice and nothing is cut short:
 
-    max(TEST_TIMEOUT, BUILD_TIMEOUT) + KILL_GRACE_SECONDS
-        <= soft time limit < hard time limit
+    longest stage + KILL_GRACE_SECONDS <= soft time limit < hard time limit
         < hard time limit + retry back-off cap < visibility timeout
 
+The longest stage is the test stage with the build after it (AUTO_BUILD: the build runs in the test stage's
+exec when the tests pass), TEST_TIMEOUT + BUILD_TIMEOUT, or the build stage alone, BUILD_TIMEOUT.
 `check_time_limits` states every violated rule; a worker refuses to start on any.
 """
 
@@ -78,8 +79,14 @@ def node_queue(node: str) -> str:
     return f"{NODE_QUEUE_PREFIX}{node}"
 
 
+def longest_stage_s(settings: Settings) -> int:
+    """The longest a stage's step may take: the tests with the build after them, or a build alone."""
+    tests = settings.TEST_TIMEOUT + (settings.BUILD_TIMEOUT if settings.AUTO_BUILD else 0)
+    return max(tests, settings.BUILD_TIMEOUT) + settings.KILL_GRACE_SECONDS
+
+
 def time_limits(settings: Settings, queue: QueueSettings) -> TimeLimits:
-    longest = max(settings.TEST_TIMEOUT, settings.BUILD_TIMEOUT) + settings.KILL_GRACE_SECONDS
+    longest = longest_stage_s(settings)
     soft = queue.CELERY_SOFT_TIME_LIMIT or longest + STAGE_OVERHEAD_S
     hard = queue.CELERY_TIME_LIMIT or soft + HARD_AFTER_SOFT_S
     visibility = queue.CELERY_VISIBILITY_TIMEOUT or hard + queue.CELERY_RETRY_BACKOFF_MAX + VISIBILITY_MARGIN_S
@@ -89,12 +96,12 @@ def time_limits(settings: Settings, queue: QueueSettings) -> TimeLimits:
 def check_time_limits(settings: Settings, queue: QueueSettings) -> list[str]:
     """Every rule the configured limits break; empty when they nest correctly."""
     limits = time_limits(settings, queue)
-    longest = max(settings.TEST_TIMEOUT, settings.BUILD_TIMEOUT) + settings.KILL_GRACE_SECONDS
+    longest = longest_stage_s(settings)
     problems = []
     if limits.soft_s < longest:
         problems.append(
             f"CELERY_SOFT_TIME_LIMIT={limits.soft_s}s is shorter than the longest stage "
-            f"(max(TEST_TIMEOUT, BUILD_TIMEOUT) + KILL_GRACE_SECONDS = {longest}s)"
+            f"(TEST_TIMEOUT + BUILD_TIMEOUT, the tests with the build after them, + KILL_GRACE_SECONDS = {longest}s)"
         )
     if limits.hard_s <= limits.soft_s:
         problems.append(f"CELERY_TIME_LIMIT={limits.hard_s}s must exceed CELERY_SOFT_TIME_LIMIT={limits.soft_s}s")

@@ -22,7 +22,7 @@ WORKER_READY_S = 40.0
 # Small limits for workers of reliability tests: an abandoned message comes back in seconds, not minutes.
 SMALL_TIME_LIMITS = {
     "TEST_TIMEOUT": "10",
-    "BUILD_TIMEOUT": "10",
+    "BUILD_TIMEOUT": "5",  # the tests with the build after them: 10 + 5 + 5 s of grace = the soft limit
     "CELERY_SOFT_TIME_LIMIT": "20",
     "CELERY_TIME_LIMIT": "25",
     "CELERY_RETRY_BACKOFF_MAX": "2",

@@ -102,8 +102,10 @@ def test_a_redis_outage_is_a_retryable_error() -> None:
     [
         ({}, []),
         ({"CELERY_SOFT_TIME_LIMIT": 100}, ["shorter than the longest stage"]),
-        ({"CELERY_SOFT_TIME_LIMIT": 700, "CELERY_TIME_LIMIT": 700}, ["must exceed CELERY_SOFT_TIME_LIMIT"]),
-        ({"CELERY_VISIBILITY_TIMEOUT": 600}, ["delivered twice"]),
+        # the tests with the build after them in one stage: 300 + 600 + 5
+        ({"CELERY_SOFT_TIME_LIMIT": 700}, ["shorter than the longest stage"]),
+        ({"CELERY_SOFT_TIME_LIMIT": 1000, "CELERY_TIME_LIMIT": 1000}, ["must exceed CELERY_SOFT_TIME_LIMIT"]),
+        ({"CELERY_VISIBILITY_TIMEOUT": 900}, ["delivered twice"]),
     ],
 )
 def test_time_limits_must_nest(env: dict[str, int], broken: list[str]) -> None:
@@ -115,8 +117,10 @@ def test_time_limits_must_nest(env: dict[str, int], broken: list[str]) -> None:
 
 def test_default_limits_nest_and_small_ones_are_possible_for_tests() -> None:
     limits = time_limits(Settings(TEST_TIMEOUT=300, BUILD_TIMEOUT=600), queue_settings())
-    assert 605 <= limits.soft_s < limits.hard_s < limits.visibility_s < limits.lease_s
-    settings = Settings(TEST_TIMEOUT=10, BUILD_TIMEOUT=10)
+    assert 905 <= limits.soft_s < limits.hard_s < limits.visibility_s < limits.lease_s
+    without_build = time_limits(Settings(TEST_TIMEOUT=300, BUILD_TIMEOUT=600, AUTO_BUILD=False), queue_settings())
+    assert 605 <= without_build.soft_s < limits.soft_s
+    settings = Settings(TEST_TIMEOUT=10, BUILD_TIMEOUT=5)  # pipeline_helpers.SMALL_TIME_LIMITS
     small = queue_settings(
         CELERY_SOFT_TIME_LIMIT=20, CELERY_TIME_LIMIT=25, CELERY_VISIBILITY_TIMEOUT=30, CELERY_RETRY_BACKOFF_MAX=2
     )

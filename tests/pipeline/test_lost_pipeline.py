@@ -130,7 +130,7 @@ def test_a_worker_killed_whole_gives_its_stage_back_long_before_the_visibility_t
     from tasks import runtime
     from tasks.config import time_limits
 
-    # Default limits: a message of a dead worker would wait out a visibility timeout of ~19 minutes
+    # Default limits: a message of a dead worker would wait out a visibility timeout of ~24 minutes
     limits = {k: v for k, v in FAST_SWEEP.items() if not k.startswith(("CELERY_", "TEST_", "BUILD_"))}
     visibility_s = time_limits(runtime.settings(), runtime.queue_settings()).visibility_s
     assert visibility_s > 900
@@ -158,7 +158,7 @@ def test_a_worker_killed_whole_gives_its_stage_back_long_before_the_visibility_t
 def test_kill_mid_test_then_a_fresh_worker_and_sigma_exec_reap_leave_nothing_behind(
     cluster: Cluster, docker_engine: None, project_id: str
 ) -> None:
-    """The issue's check, with every setting at its default (30 s heartbeat, ~19 min visibility timeout)."""
+    """The issue's check, with every setting at its default (30 s heartbeat, ~24 min visibility timeout)."""
 
     # Given a worker killed (SIGKILL, main process and pool) in the middle of a test stage
     first = cluster.worker("nodeD", name="first")
