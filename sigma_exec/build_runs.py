@@ -33,7 +33,7 @@ class BuildRunner:
         _, framework = self._lookup.profile_for(container_id, language)
         command = build_command or (framework.build_command if framework else "")
         step = framework.name if framework else "custom"
-        return (BuildPlan(command, limit, (), 0) if command.strip() else None), step
+        return (BuildPlan(command, limit) if command.strip() else None), step
 
     @staticmethod
     def judge(plan: BuildPlan, step: str, execution: ExecutionResult) -> BuildResult:

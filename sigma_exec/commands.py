@@ -96,10 +96,11 @@ settle() {{
   while alive; do i=$((i+1)); [ $i -gt 100 ] && return 1; sleep 0.01; done
 }}
 oom() {{ o=$({OOM_COUNT}); echo $o | tr " " +; }}
+trailer() {{ printf "\\n{SIDE_TRAILER.decode()} %s %s\\n" "$n" "$o1" >&2; }}
 settle && [ $rc -lt 128 ] && cd "$3" 2>/dev/null || exit $rc
 {_TAR_REPORTS} | head -c "$4" > "$3.tar"; n=$(wc -c < "$3.tar"); o1=$(oom)
 if [ -z "$5" ] || [ $rc -ne 0 ]; then
-  cat "$3.tar" >&2 && printf "\\n{SIDE_TRAILER.decode()} %s %s\\n" "$n" "$o1" >&2
+  cat "$3.tar" >&2 && trailer
   cd / && rm -rf -- "$3" "$3.tar"; exit $rc
 fi
 p=$(base64 -w0 "$3.tar"); cd / && rm -rf -- "$3" "$3.tar"
@@ -108,7 +109,7 @@ out=$(mktemp /tmp/sigma-build.XXXXXXXXXX) && cd /workspace || exit $rc
 t0=$(date +%s%N); timeout -s KILL "$5" /bin/sh -c "$6" > "$out" 2>&1 < /dev/null; b=$?; t1=$(date +%s%N)
 settle || exit $rc
 o2=$(oom); size=$(wc -c < "$out")
-printf %s "$p" | base64 -d >&2 && printf "\\n{SIDE_TRAILER.decode()} %s %s\\n" "$n" "$o1" >&2
+printf %s "$p" | base64 -d >&2 && trailer
 if [ "$size" -gt "$8" ]; then
   {{ head -c $(($8 / 2)) "$out"; tail -c $(($8 - $8 / 2)) "$out"; }} >&2; shown=$8
 else
@@ -134,21 +135,27 @@ class BuildPlan(NamedTuple):
 
     command: str
     timeout_s: int
-    unset: tuple[str, ...]  # the test run's environment, which the build does not get
-    cap_bytes: int
 
 
 def wrap_reporting(
-    command: str | Sequence[str], timeout_s: int, reports: str, cap_bytes: int, build: BuildPlan | None = None
+    command: str | Sequence[str],
+    timeout_s: int,
+    reports: str,
+    cap_bytes: int,
+    build: BuildPlan | None = None,
+    *,
+    unset: Sequence[str] = (),
+    build_cap_bytes: int = 0,
 ) -> list[str]:
     """Like `wrap_with_deadline`, and the reports directory comes back packed on stderr, and with `build` the
-    build's run after it (REPORTING_WRAPPER)."""
+    build's run after it (REPORTING_WRAPPER), without the environment variables `unset` names (the test run's),
+    its output cut to `build_cap_bytes`."""
     argv = ["/bin/sh", "-c", REPORTING_WRAPPER, "sigma-exec", str(max(1, int(timeout_s))), as_shell(command)]
     argv += [reports, str(int(cap_bytes))]
     if build is None:
         return [*argv, "", "", "", "0"]
-    names = " ".join(n for n in build.unset if n.isidentifier())
-    return [*argv, str(max(1, int(build.timeout_s))), build.command, names, str(max(2, int(build.cap_bytes)))]
+    names = " ".join(n for n in unset if n.isidentifier())
+    return [*argv, str(max(1, int(build.timeout_s))), build.command, names, str(max(2, int(build_cap_bytes)))]
 
 
 class SidePack(NamedTuple):
@@ -177,16 +184,26 @@ def _counts(word: bytes) -> int | bool | None:
     return sum(int(n) for n in counts) if counts else None
 
 
-def split_side_build(side: bytes, cap_bytes: int) -> tuple[bytes, SideBuild] | None:
-    """(what precedes it, the build section) when the side channel ends with one; None otherwise."""
+def _trailer(side: bytes, name: bytes, fields: int) -> tuple[bytes, list[bytes]] | None:
+    """(what precedes it, its fields) when `side` ends with a `name` trailer line of `fields` fields, the last one
+    an OOM count and all others numbers; None otherwise."""
     if not side.endswith(b"\n"):
         return None
     body, sep, trailer = side[:-1].rpartition(b"\n")
     words = trailer.split(b" ")
-    if not sep or len(words) != 6 or words[0] != BUILD_TRAILER or not all(w.isdigit() for w in words[1:5]):
+    if not sep or len(words) != fields + 1 or words[0] != name or not all(w.isdigit() for w in words[1:-1]):
         return None
-    code, total, shown, millis = (int(w) for w in words[1:5])
-    oom = _counts(words[5])
+    return body, words[1:]
+
+
+def split_side_build(side: bytes, cap_bytes: int) -> tuple[bytes, SideBuild] | None:
+    """(what precedes it, the build section) when the side channel ends with one; None otherwise."""
+    found = _trailer(side, BUILD_TRAILER, 5)
+    if found is None:
+        return None
+    body, words = found
+    code, total, shown, millis = (int(w) for w in words[:4])
+    oom = _counts(words[4])
     if oom is False or shown > cap_bytes or shown > len(body) or shown > total or code > 255:
         return None
     output = body[len(body) - shown :]
@@ -197,14 +214,12 @@ def split_side_build(side: bytes, cap_bytes: int) -> tuple[bytes, SideBuild] | N
 
 def parse_side_pack(side: bytes, cap_bytes: int) -> SidePack | None:
     """The pack REPORTING_WRAPPER wrote last on stderr; None when the stream does not end with its trailer."""
-    if not side.endswith(b"\n"):
+    found = _trailer(side, SIDE_TRAILER, 2)
+    if found is None:
         return None
-    body, sep, trailer = side[:-1].rpartition(b"\n")
-    words = trailer.split(b" ")
-    if not sep or len(words) != 3 or words[0] != SIDE_TRAILER or not words[1].isdigit():
-        return None
-    size = int(words[1])
-    oom = _counts(words[2])
+    body, words = found
+    size = int(words[0])
+    oom = _counts(words[1])
     if size > cap_bytes or size > len(body) or oom is False:
         return None
     return SidePack(body[len(body) - size :], oom if isinstance(oom, int) else None)

@@ -66,7 +66,8 @@ class ExecRunner(SandboxUnit):
     ) -> Reported:
         """Like `execute`, and the `reports` directory packed (a tar, at most REPORT_CAP_BYTES) by the same exec
         once every process of the run has ended (None when it could not be); with `build`, the build run after
-        the tests in the same exec when they exit 0 (None when it was not). See REPORTING_WRAPPER."""
+        the tests in the same exec when they exit 0, without `env` (None when it was not). See
+        REPORTING_WRAPPER."""
         return self._run(container_id, command, timeout, env, keep_lines, reports, build)
 
     def _run(
@@ -90,8 +91,9 @@ class ExecRunner(SandboxUnit):
         if reports is None:
             argv = commands.wrap_with_deadline(command, timeout)
         else:
-            build = build._replace(cap_bytes=cap) if build is not None else None
-            argv = commands.wrap_reporting(command, timeout, reports, c.REPORT_CAP_BYTES, build)
+            argv = commands.wrap_reporting(
+                command, timeout, reports, c.REPORT_CAP_BYTES, build, unset=tuple(env), build_cap_bytes=cap
+            )
             side_cap = c.REPORT_CAP_BYTES + SIDE_SLACK_BYTES + (cap + SIDE_SLACK_BYTES if build else 0)
             deadline += build.timeout_s if build else 0
         with self._lock(container_id):

@@ -119,9 +119,8 @@ class SuiteRunner:
         # What the runner prints is captured as it prints it: its failure lines are kept even if a flood
         # after them would push them out of the output cap, and the report is checked against them.
         keep = functools.partial(reports_failure, framework.name)
-        plan = build._replace(unset=tuple(env)) if build is not None else None
         execution, packed, built = self._runner.execute_reporting(
-            container_id, script, timeout, env, reports, keep_lines=keep, build=plan
+            container_id, script, timeout, env, reports, keep_lines=keep, build=build
         )
         if packed is None:  # the run could not hand them back (killed, timed out): packed on their own
             _, packed = self._engine().exec_capture(

@@ -129,8 +129,11 @@ def test_the_reporting_wrapper_passes_user_data_as_arguments() -> None:
     argv = commands.wrap_reporting("pytest -q; echo '$3'", 30, "/tmp/sigma-reports/abc", 1024)
     assert argv[:3] == ["/bin/sh", "-c", commands.REPORTING_WRAPPER]
     assert argv[3:] == ["sigma-exec", "30", "pytest -q; echo '$3'", "/tmp/sigma-reports/abc", "1024", "", "", "", "0"]
-    plan = commands.BuildPlan("make; echo '$6'", 60, ("PYTEST_ADDOPTS", "NOT A NAME", "X"), 4096)
-    with_build = commands.wrap_reporting("pytest -q", 30, "/tmp/sigma-reports/abc", 1024, plan)
+    plan = commands.BuildPlan("make; echo '$6'", 60)
+    names = ("PYTEST_ADDOPTS", "NOT A NAME", "X")
+    with_build = commands.wrap_reporting(
+        "pytest -q", 30, "/tmp/sigma-reports/abc", 1024, plan, unset=names, build_cap_bytes=4096
+    )
     assert with_build[8:] == ["60", "make; echo '$6'", "PYTEST_ADDOPTS X", "4096"]
 
 
