@@ -45,7 +45,7 @@ from tasks.store import PREFIX, PipelineStore, Position, PositionState
 log = logging.getLogger(__name__)
 
 SWEEP_LOCK: Final = "lost-sweep-lock"
-SWEEP_LOCK_TTL_MS: Final = 120_000
+SWEEP_LOCK_TTL_MS: Final = 15_000  # renewed while the sweep runs: a killed sweeper frees it this soon
 SWEEP_DUE: Final = "lost-sweep-due"  # rate limit: set for one heartbeat interval by the sweep that ran
 
 Resubmit = Callable[[str, dict[str, Any], str, int], None]  # pipeline id, proposal, queue, attempt

@@ -21,7 +21,7 @@ from tasks.config import node_queue
 from tasks.store import PipelineStore
 
 log = logging.getLogger(__name__)
-LOCK_TTL_MS = 10 * 60 * 1000
+LOCK_TTL_MS = 15_000  # renewed while the reap runs: a reaper killed mid-reap frees it this soon
 
 
 def reap_node(

@@ -20,8 +20,8 @@ Keys (all under `sigma:`):
     draining-worker:<worker>      string + TTL      a worker process shutting down after TERM
     metrics:verdicts, metrics:latency  hashes       verdict counts and latency per node (`tasks.metrics`)
     last-reap                     hash node → the node's last reap report (JSON)
-    reaper-lock:<node>            string PX         one reaper per node at a time
-    lost-sweep-lock               string PX         one lost-pipeline sweep at a time
+    reaper-lock:<node>            string PX         one reaper per node at a time (a lease its holder renews)
+    lost-sweep-lock               string PX         one lost-pipeline sweep at a time (a lease its holder renews)
     lost-sweep-due                string PX         set by the last sweep for one heartbeat interval
 """
 
@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from typing import Any, Final
 
@@ -41,6 +43,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sigma_exec.errors import BrokerUnavailableError
 from tasks.metrics import count_verdict
+
+log = logging.getLogger(__name__)
 
 PREFIX: Final = "sigma:"
 DELIVERY_TTL_S: Final = 24 * 3600
@@ -521,25 +525,60 @@ class PipelineStore:
     # ---- locks -------------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, name: str, ttl_ms: int) -> Iterator[bool]:
-        """Yield True when this caller holds the lock `name` (SET NX PX), else False."""
+        """Yield True when this caller holds the lock `name` (SET NX PX), else False.
+
+        The lock is a lease: while the caller holds it a daemon thread renews it every third of
+        `ttl_ms`, so the work under it may take as long as it takes, yet a holder killed whole (its
+        worker SIGKILLed, its node lost) frees the lock within `ttl_ms` instead of blocking every
+        other sweep or reap until a TTL sized for the longest possible work runs out.
+        """
         key, token = f"{PREFIX}{name}", uuid.uuid4().hex
         with _translate():
             acquired = bool(self.redis.set(key, token, nx=True, px=ttl_ms))
+        if not acquired:
+            yield False
+            return
+        stop = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew, args=(key, token, ttl_ms, stop), name=f"sigma-lock-{name}", daemon=True
+        )
+        renewer.start()
         try:
-            yield acquired
+            yield True
         finally:
-            if acquired:
-                self._release(key, token)
+            stop.set()
+            renewer.join(timeout=5)
+            self._release(key, token)
+
+    def _renew(self, key: str, token: str, ttl_ms: int, stop: threading.Event) -> None:
+        """Extend the lease every third of its TTL while it is still ours; stop once it is not."""
+        while not stop.wait(ttl_ms / 3000):
+            try:
+                if not self._compare_and(key, token, lambda pipe: pipe.pexpire(key, ttl_ms)):
+                    log.warning("lock %s was lost before its holder released it", key)
+                    return
+            except redis.RedisError as exc:  # a Redis outage: keep trying while the work goes on
+                log.warning("could not renew lock %s: %s", key, exc)
 
     def reaper_lock(self, node: str, ttl_ms: int) -> contextlib.AbstractContextManager[bool]:
         """One reaper per node at a time."""
         return self.lock(f"reaper-lock:{node}", ttl_ms)
 
     def _release(self, key: str, token: str) -> None:
-        """Delete the lock only if it is still ours (compare-and-delete in a WATCH transaction)."""
-        with contextlib.suppress(redis.RedisError), self.redis.pipeline() as pipe:
-            pipe.watch(key)
-            if pipe.get(key) == token:
+        """Delete the lock only if it is still ours."""
+        with contextlib.suppress(redis.RedisError):
+            self._compare_and(key, token, lambda pipe: pipe.delete(key))
+
+    def _compare_and(self, key: str, token: str, change: Callable[[Any], object]) -> bool:
+        """Apply `change` to `key` only while it holds `token` (a WATCH transaction); whether it did."""
+        with self.redis.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                if pipe.get(key) != token:
+                    return False
                 pipe.multi()
-                pipe.delete(key)
+                change(pipe)
                 pipe.execute()
+            except redis.WatchError:
+                return False
+        return True
