@@ -156,7 +156,7 @@ def celery_config(settings: Settings, queue: QueueSettings) -> dict[str, Any]:
         "worker_hijack_root_logger": True,
         # Beat keeps no state on disk: its one entry is a periodic reap (a restart waits one interval, and
         # every worker reaps its node at start), so two beats (one too many, by accident) never share
-        # a schedule file — the default shelve is not safe for two writers and one beat crashed on it.
+        # a schedule file (the default shelve, dbm.dumb here, is not safe for two writers).
         "beat_scheduler": "celery.beat:Scheduler",
         "beat_schedule": {
             "reap-every-node": {
