@@ -8,6 +8,7 @@ with an error that names the bad value, never an exception.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +47,7 @@ class DockerExecutor:
         self.unavailable_reason: str | None = None
         self._sandboxes = SandboxRegistry()
         self.pool: WarmPool | None = None
+        self._close_pool: weakref.finalize[Any, Any] | None = None
         if not self.settings.DOCKER_ENABLED:
             self.unavailable_reason = "Docker execution is disabled (DOCKER_ENABLED=false)"
         elif backend is None:
@@ -64,6 +66,9 @@ class DockerExecutor:
             )
             idle = self.settings.POOL_IDLE_SECONDS
             self.pool = WarmPool(self.backend, self.settings.POOL_SIZE, max_age, idle_s=idle, prepared=prepared)
+            # A caller that never calls close() (a script that just ends) leaves no idle or prepared sandbox behind:
+            # the pool is closed when the executor is collected or, at the latest, when the interpreter exits.
+            self._close_pool = weakref.finalize(self, self.pool.close)
         # Units read the engine and the pool at each call: `close()` drops the pool, an unavailable engine raises.
         self._lookup = SandboxLookup(self.settings, self._engine, self._sandboxes)
         ctx = SandboxContext(self.settings, self._engine, self._sandboxes, self._lookup, lambda: self.pool, self._lock)
@@ -77,9 +82,9 @@ class DockerExecutor:
 
     def close(self) -> None:
         """Stop the warm pool (removing its idle containers) and the Docker client."""
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
+        if self._close_pool is not None:
+            self._close_pool()  # once, whoever asks first (close, collection or exit)
+        self.pool = None
 
     @property
     def available(self) -> bool:

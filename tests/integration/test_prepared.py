@@ -222,3 +222,40 @@ def test_a_preparation_whose_preparer_died_is_not_waited_for(project_id: str) ->
     finally:
         ex.close()
         ex.cleanup_project(project_id)
+
+
+LEAVER = """
+import sys, time
+from sigma_exec import DockerExecutor, Settings
+ex = DockerExecutor(Settings(SIGMA_NODE=sys.argv[3], POOL_SIZE=1, POOL_PREPARED=2))
+created = ex.create_project_container(sys.argv[1], sys.argv[2], "python")
+assert created.success and ex.stop_container(created.container_id or "")
+deadline = time.monotonic() + 120
+while ex.pool.prepared.pending() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("prepared" if not ex.pool.prepared.pending() else "not prepared", flush=True)
+"""  # ... and the script ends without ex.close()
+
+
+def test_a_script_that_never_closes_its_executor_leaves_no_sandbox_behind(project_id: str) -> None:
+    """Regression: a prepared sandbox outlived the process that prepared it (until its TTL, 2 h)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    ran = subprocess.run(
+        [sys.executable, "-c", LEAVER, project_id, str(SAMPLE), NODE],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+        check=False,
+    )
+    assert ran.returncode == 0 and ran.stdout.strip() == "prepared", ran.stderr[-2000:]
+    ex = DockerExecutor(Settings(SIGMA_NODE=NODE, POOL_SIZE=0))
+    try:
+        assert ex.backend is not None
+        assert ex.backend.container_names({c.LABEL_PROJECT: project_id}) == {}
+    finally:
+        ex.cleanup_project(project_id)
