@@ -32,6 +32,9 @@ TERMINAL_BOUND_S = 90
 # other stages and the registry across engines (SIGMA_NODES_FULL=1).
 FULL = pytest.mark.skipif(os.environ.get("SIGMA_NODES_FULL") != "1", reason="run by `make nodes`")
 SLOW = {"test_command": "sleep 3; echo slow tests", "build_command": "sleep 3; echo slow build"}
+# Tests that pass run the build after them, in their own exec (the build stage then only takes its result); tests
+# that fail leave the build its own exec in the build stage, where the `build` variant loses the node.
+FAILING_SLOW = {**SLOW, "test_command": "sleep 1; echo slow failing tests; exit 1"}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +78,7 @@ def test_a_node_lost_whole_mid_stage_costs_its_proposals_a_rerun_elsewhere_and_n
         engine_b.start()
     # Given a pipeline running its `stage` on node B
     node_b = cluster.worker("nodeB", name="b", concurrency=1, DOCKER_HOST=engine_b.host, **NODES)
-    result = submit_sample(project_id, "node-loss", **SLOW)
+    result = submit_sample(project_id, "node-loss", **(FAILING_SLOW if stage == "build" else SLOW))
     wait_until(lambda: stage_running(result.id, stage), 60, interval_s=0.02, what=f"{stage} running on nodeB")
     assert runtime.store().lease(result.id)["node"] == "nodeB"
 
@@ -90,7 +93,7 @@ def test_a_node_lost_whole_mid_stage_costs_its_proposals_a_rerun_elsewhere_and_n
     outcome = result.get(timeout=TERMINAL_BOUND_S)
     elapsed = time.monotonic() - lost_at
     assert elapsed < TERMINAL_BOUND_S
-    assert outcome["status"] == "executed", outcome
+    assert outcome["status"] == ("rejected" if stage == "build" else "executed"), outcome
     assert outcome["node"] == "nodeA" and {s["node"] for s in outcome["stages"]} == {"nodeA"}
     assert "re-run 1" in node_a.text() and "nodeB" in node_a.text()
     print(f"node lost during {stage}: terminal {elapsed:.1f}s after the loss")
