@@ -45,7 +45,6 @@ from tasks.store import PREFIX, PipelineStore, Position, PositionState
 log = logging.getLogger(__name__)
 
 SWEEP_LOCK: Final = "lost-sweep-lock"
-SWEEP_LOCK_TTL_MS: Final = 15_000  # renewed while the sweep runs: a killed sweeper frees it this soon
 SWEEP_DUE: Final = "lost-sweep-due"  # rate limit: set for one heartbeat interval by the sweep that ran
 
 Resubmit = Callable[[str, dict[str, Any], str, int], None]  # pipeline id, proposal, queue, attempt
@@ -139,7 +138,7 @@ def sweep(
     """One pass over the pending proposals (see the module docstring); errors reach the caller."""
     now = time.time() if now is None else now
     report = LostSweep()
-    with store.lock(SWEEP_LOCK, SWEEP_LOCK_TTL_MS) as held:
+    with store.lock(SWEEP_LOCK) as held:
         if not held:
             report.skipped = "another sweep holds the lock"
             return report

@@ -21,7 +21,6 @@ from tasks.config import node_queue
 from tasks.store import PipelineStore
 
 log = logging.getLogger(__name__)
-LOCK_TTL_MS = 15_000  # renewed while the reap runs: a reaper killed mid-reap frees it this soon
 
 
 def reap_node(
@@ -43,7 +42,7 @@ def reap_node(
         report.errors.append(executor.unavailable_reason or "docker unavailable")
         return report.model_dump(mode="json")
     try:
-        with store.reaper_lock(node, LOCK_TTL_MS) as held:
+        with store.reaper_lock(node) as held:
             if not held:
                 return {**report.model_dump(mode="json"), "skipped": "another reaper holds this node's lock"}
             report = _reap_with_liveness(executor, store, node, now or time.time())

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 PREFIX: Final = "sigma:"
 DELIVERY_TTL_S: Final = 24 * 3600
+# How soon a lock (a lease its holder renews) is free again after its holder was killed whole.
+LEASE_TTL_MS: Final = 15_000
 HISTORY_MAX: Final = 100  # stage starts kept per pipeline (re-runs and redeliveries included)
 
 
@@ -524,7 +526,7 @@ class PipelineStore:
 
     # ---- locks -------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, name: str, ttl_ms: int) -> Iterator[bool]:
+    def lock(self, name: str, ttl_ms: int = LEASE_TTL_MS) -> Iterator[bool]:
         """Yield True when this caller holds the lock `name` (SET NX PX), else False.
 
         The lock is a lease: while the caller holds it a daemon thread renews it every third of
@@ -560,7 +562,7 @@ class PipelineStore:
             except redis.RedisError as exc:  # a Redis outage: keep trying while the work goes on
                 log.warning("could not renew lock %s: %s", key, exc)
 
-    def reaper_lock(self, node: str, ttl_ms: int) -> contextlib.AbstractContextManager[bool]:
+    def reaper_lock(self, node: str, ttl_ms: int = LEASE_TTL_MS) -> contextlib.AbstractContextManager[bool]:
         """One reaper per node at a time."""
         return self.lock(f"reaper-lock:{node}", ttl_ms)
 

@@ -18,9 +18,8 @@ import pytest
 from fault_helpers import RedisServer
 from pipeline_helpers import wait_until
 
-from tasks.lost import SWEEP_LOCK, SWEEP_LOCK_TTL_MS, SweepRules, sweep
-from tasks.reaping import LOCK_TTL_MS
-from tasks.store import PipelineStore
+from tasks.lost import SWEEP_LOCK, SweepRules, sweep
+from tasks.store import LEASE_TTL_MS, PipelineStore
 
 pytestmark = [pytest.mark.redis]
 REPO = Path(__file__).resolve().parents[2]
@@ -65,8 +64,8 @@ def test_a_lock_whose_holder_was_killed_whole_is_free_within_its_ttl(own_redis: 
     reaper_lock = "reaper-lock:lost-node"
     # Given a sweeper and a reaper that each hold their lock, renewing it for longer than its TTL
     holders = [
-        _hold_in_another_process(own_redis.url, SWEEP_LOCK, SWEEP_LOCK_TTL_MS),
-        _hold_in_another_process(own_redis.url, reaper_lock, LOCK_TTL_MS),
+        _hold_in_another_process(own_redis.url, SWEEP_LOCK, LEASE_TTL_MS),
+        _hold_in_another_process(own_redis.url, reaper_lock, LEASE_TTL_MS),
     ]
     time.sleep(1.0)
 
@@ -85,7 +84,7 @@ def test_a_lock_whose_holder_was_killed_whole_is_free_within_its_ttl(own_redis: 
     wait_until(swept, FREED_WITHIN_S, interval_s=0.5, what="a sweep after the sweeper was killed")
 
     def reaper_lock_free() -> bool:
-        with store.lock(reaper_lock, LOCK_TTL_MS) as held:
+        with store.lock(reaper_lock, LEASE_TTL_MS) as held:
             return held
 
     wait_until(reaper_lock_free, FREED_WITHIN_S, interval_s=0.5, what="the reaper lock after a kill")
