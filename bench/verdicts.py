@@ -97,14 +97,25 @@ LINE_COMMENT = {".py": "#", ".rb": "#", ".js": "//", ".mjs": "//", ".cjs": "//",
 LINE_COMMENT[".java"] = "//"
 
 
+# Where the nonce goes: a comment appended at the end compiles to the same object, and Go keys a test result by the
+# content of the compiled test binary, so with it the floor's `go test` replays the result of the very package the
+# change edits (`ok ... (cached)`: no test runs). As `nonce + 1` first lines it shifts every line after it by an
+# amount of its own, and with them the position information the compiler writes. (Elsewhere it is appended: a
+# shebang or magic comment stays first.)
+NONCE_AT_TOP = {".go"}
+
+
 def _changes(sample: Sample, nonce: int) -> list[dict[str, Any]]:
-    """The sample's changes, with a comment naming `nonce` appended to each source file they write: every
-    proposal (and every floor iteration) brings new content, as a real one does, so no cache holds its result."""
+    """The sample's changes, with a comment naming `nonce` in each source file they write: every proposal (and every
+    floor iteration) brings new content, as a real one does, so no cache holds its result."""
     changes = list(json.loads(sample.changes.read_text())) if sample.changes else []
     for change in changes:
-        comment = LINE_COMMENT.get(Path(str(change.get("filepath", ""))).suffix)
+        suffix = Path(str(change.get("filepath", ""))).suffix
+        comment = LINE_COMMENT.get(suffix)
         if comment and not change.get("delete") and isinstance(change.get("content"), str):
-            change["content"] = f"{change['content'].rstrip()}\n{comment} proposal {nonce}\n"
+            line, content = f"{comment} proposal {nonce}\n", change["content"]
+            first = suffix in NONCE_AT_TOP
+            change["content"] = f"{line * (nonce + 1)}{content}" if first else f"{content.rstrip()}\n{line}"
     return changes
 
 
@@ -119,6 +130,12 @@ def _tar(changes: list[dict[str, Any]]) -> bytes:
             info.size, info.mode, info.mtime, info.uid, info.gid = len(data), 0o644, int(time.time()), 1000, 1000
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def replayed_everything(output: str) -> bool:
+    """`go test`'s summary says every package's result came from its cache (`ok <package> (cached)`)."""
+    summary = [line for line in output.splitlines() if line.startswith(("ok ", "ok\t", "FAIL\t"))]
+    return bool(summary) and all("(cached)" in line for line in summary)
 
 
 class FloorFailed(RuntimeError):
@@ -143,6 +160,8 @@ def _floor(ex: DockerExecutor, client: Any, sample: Sample, runs: int) -> list[f
                     if code != 0 and command == sample.build:  # (a test command may fail: tests can)
                         tail = out.decode(errors="replace")[-300:]
                         raise FloorFailed(f"floor `{command}` exited {code} in the image: {tail}")
+                    if i and command == sample.test and replayed_everything(out.decode(errors="replace")):
+                        raise FloorFailed(f"floor `{command}` replayed every cached result: it timed no test")
             if i:  # the first run warms the container, as the user's own first run would
                 samples.append(time.perf_counter() - t0)
     finally:
