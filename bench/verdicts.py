@@ -8,7 +8,9 @@ For each sample project (each language's small sample and a larger one of ~50 te
   process: a deployed worker is long-running); before each proposal the bench waits, like an agent thinking, until
   the project's next sandbox is prepared (that wait is reported, never counted in the verdict);
 - floor: the project's native test and build commands, as a user would type them, in an already-running
-  container of the same image, plus one `put_archive` of the changes (raw docker SDK).
+  container of the same image, plus one `put_archive` of the changes (raw docker SDK): one iteration right
+  before each counted proposal, so that both see the machine as it is then (a 2-core machine's speed drifts by
+  half over minutes); each series (in-process, through Celery) has its own floor iterations.
 Reports each stage's median, the total, and total / floor.
 """
 
@@ -142,31 +144,55 @@ class FloorFailed(RuntimeError):
     """The native command does not work as typed on this project in the image: there is no floor to compare."""
 
 
+class Floor:
+    """Native commands in an already-running container of the project's image, plus one put_archive each time.
+
+    Entering runs one uncounted iteration (it warms the container, as the user's own first run would).
+    """
+
+    def __init__(self, ex: DockerExecutor, client: Any, sample: Sample) -> None:
+        self.ex, self.client, self.sample = ex, client, sample
+        self.project_id = f"bench-floor-{sample.name}-{uuid.uuid4().hex[:6]}"
+        self.iterations = 0
+        self.container: Any = None
+
+    def __enter__(self) -> Floor:
+        created = self.ex.create_project_container(self.project_id, str(self.sample.workspace), self.sample.language)
+        assert created.success, created.error
+        try:
+            self.container = self.client.containers.get(created.container_id)
+            self.once()
+        except BaseException:
+            self.ex.cleanup_project(self.project_id)
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.ex.cleanup_project(self.project_id)
+
+    def once(self) -> float:
+        """One iteration: new content in, the test and build commands run; seconds."""
+        sample, first = self.sample, self.iterations == 0
+        payload = _tar(_changes(sample, self.iterations))
+        self.iterations += 1
+        t0 = time.perf_counter()
+        if payload:
+            self.container.put_archive("/workspace", payload)
+        for command in (sample.test, sample.build):
+            if command:
+                code, out = self.container.exec_run(["sh", "-c", command], workdir="/workspace", user="1000")
+                if code != 0 and command == sample.build:  # (a test command may fail: tests can)
+                    tail = out.decode(errors="replace")[-300:]
+                    raise FloorFailed(f"floor `{command}` exited {code} in the image: {tail}")
+                if not first and command == sample.test and replayed_everything(out.decode(errors="replace")):
+                    raise FloorFailed(f"floor `{command}` replayed every cached result: it timed no test")
+        return time.perf_counter() - t0
+
+
 def _floor(ex: DockerExecutor, client: Any, sample: Sample, runs: int) -> list[float]:
-    """Native commands in an already-running container of the project's image, plus one put_archive."""
-    created = ex.create_project_container(f"bench-floor-{sample.name}", str(sample.workspace), sample.language)
-    assert created.success, created.error
-    container = client.containers.get(created.container_id)
-    samples = []
-    try:
-        for i in range(runs + 1):
-            payload = _tar(_changes(sample, i))
-            t0 = time.perf_counter()
-            if payload:
-                container.put_archive("/workspace", payload)
-            for command in (sample.test, sample.build):
-                if command:
-                    code, out = container.exec_run(["sh", "-c", command], workdir="/workspace", user="1000")
-                    if code != 0 and command == sample.build:  # (a test command may fail: tests can)
-                        tail = out.decode(errors="replace")[-300:]
-                        raise FloorFailed(f"floor `{command}` exited {code} in the image: {tail}")
-                    if i and command == sample.test and replayed_everything(out.decode(errors="replace")):
-                        raise FloorFailed(f"floor `{command}` replayed every cached result: it timed no test")
-            if i:  # the first run warms the container, as the user's own first run would
-                samples.append(time.perf_counter() - t0)
-    finally:
-        ex.cleanup_project(f"bench-floor-{sample.name}")
-    return samples
+    """`runs` counted floor iterations on their own."""
+    with Floor(ex, client, sample) as floor:
+        return [floor.once() for _ in range(runs)]
 
 
 def _wait_prepared(client: Any, project_id: str) -> float:
@@ -193,28 +219,42 @@ def _proposal(sample: Sample, project_id: str, i: int) -> Proposal:
 
 
 def _series(
-    sample: Sample, client: Any, project_id: str, runs: int, one: Callable[[int], dict[str, Any]], warmup: int = 1
+    sample: Sample,
+    client: Any,
+    project_id: str,
+    runs: int,
+    one: Callable[[int], dict[str, Any]],
+    floor: Floor,
+    warmup: int = 1,
 ) -> dict[str, Any]:
-    """`runs` proposals after `warmup` uncounted ones; each waits for its prepared sandbox first."""
+    """`runs` proposals after `warmup` uncounted ones; each waits for its prepared sandbox first, then times one
+    floor iteration and the proposal back to back (both see the machine as it is then)."""
     totals: list[float] = []
+    floors: list[float] = []
     waits: list[float] = []
     stages: dict[str, list[float]] = {}
     prepared = 0
     for i in range(runs + warmup):
         wait = _wait_prepared(client, project_id) if i else 0.0
+        counted = i >= warmup  # the first run fills the baseline cache (through Celery: each worker process warms up)
+        if counted:
+            floors.append(floor.once())
         t0 = time.perf_counter()
         outcome = one(i)
         elapsed = time.perf_counter() - t0
         assert outcome["status"] in ("executed", "rejected"), (sample.name, outcome.get("error"))
-        if i >= warmup:  # the first run fills the baseline cache (through Celery: each worker process warms up)
+        if counted:
             totals.append(elapsed)
             waits.append(wait)
             for record in outcome["stages"]:
                 stages.setdefault(str(record["name"]), []).append(float(record["duration_s"]))
             prepared += any(r["name"] == "create" and "prepared" in (r.get("detail") or "") for r in outcome["stages"])
+    median, floor_median = statistics.median(totals), statistics.median(floors)
     return {
-        "median_s": statistics.median(totals),
+        "median_s": median,
         "p95_s": max(totals),
+        "floor_median_s": floor_median,
+        "ratio_vs_floor": median / floor_median,
         "stages_median_s": {k: round(statistics.median(v), 3) for k, v in stages.items()},
         "prepared_runs": prepared,
         "prepare_wait_median_s": round(statistics.median(waits), 3),
@@ -222,7 +262,9 @@ def _series(
     }
 
 
-def _inprocess(ex: DockerExecutor, settings: Settings, sample: Sample, client: Any, runs: int) -> dict[str, Any]:
+def _inprocess(
+    ex: DockerExecutor, settings: Settings, sample: Sample, client: Any, runs: int, floor: Floor
+) -> dict[str, Any]:
     cache = MemoryBaselineCache()
     project_id = f"bench-verdict-{sample.name}-{uuid.uuid4().hex[:6]}"
     try:
@@ -234,6 +276,7 @@ def _inprocess(ex: DockerExecutor, settings: Settings, sample: Sample, client: A
             lambda i: run_pipeline(ex, _proposal(sample, project_id, i), settings, baselines=cache).model_dump(
                 mode="json"
             ),
+            floor,
         )
     finally:
         ex.cleanup_project(project_id)
@@ -275,7 +318,7 @@ def celery_worker(url: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _through_celery(ex: DockerExecutor, sample: Sample, client: Any, runs: int) -> dict[str, Any]:
+def _through_celery(ex: DockerExecutor, sample: Sample, client: Any, runs: int, floor: Floor) -> dict[str, Any]:
     from tasks import submit_proposal
 
     project_id = f"bench-celery-{sample.name}-{uuid.uuid4().hex[:6]}"
@@ -294,29 +337,27 @@ def _through_celery(ex: DockerExecutor, sample: Sample, client: Any, runs: int) 
     try:
         # a deployed worker is long-running: one uncounted proposal per worker process (its first stages import
         # and connect), not only the one that fills the baseline cache
-        return _series(sample, client, project_id, runs, one, warmup=WORKER_PROCESSES)
+        return _series(sample, client, project_id, runs, one, floor, warmup=WORKER_PROCESSES)
     finally:
         ex.cleanup_project(project_id)
 
 
 def bench_verdicts(settings: Settings, client: Any, redis_url: str | None = None) -> dict[str, Any]:
-    """Every sample: floor, in-process verdict and (with Redis) the verdict through Celery."""
+    """Every sample: in-process verdicts and (with Redis) verdicts through Celery, each series beside floor
+    iterations of its own (a floor container from an executor without a pool: nothing is prepared for it)."""
     ex = DockerExecutor(settings)  # the defaults a new user gets: warm pool on, sized to the node
+    bare = DockerExecutor(settings.model_copy(update={"POOL_SIZE": 0, "POOL_PREPARED": 0}))
     results: dict[str, Any] = {}
     try:
         for sample in VERDICT_SAMPLES:
             try:
-                floor = statistics.median(_floor(ex, client, sample, RUNS))
-                data = _inprocess(ex, settings, sample, client, RUNS)
+                with Floor(bare, client, sample) as floor:
+                    data = _inprocess(ex, settings, sample, client, RUNS, floor)
             except Exception as exc:  # one sample's failure is reported, the others still run
                 results[f"verdict_{sample.name}"] = {"error": repr(exc)[:500]}
                 continue
-            results[f"verdict_{sample.name}"] = {
-                **data,
-                "floor_median_s": floor,
-                "ratio_vs_floor": data["median_s"] / floor,
-                "floor_commands": [x for x in (sample.test, sample.build) if x],
-            }
+            commands = [x for x in (sample.test, sample.build) if x]
+            results[f"verdict_{sample.name}"] = {**data, "floor_commands": commands}
     finally:
         ex.close()
     if redis_url:
@@ -327,11 +368,11 @@ def bench_verdicts(settings: Settings, client: Any, redis_url: str | None = None
                 if "floor_median_s" not in entry:
                     continue
                 try:
-                    data = _through_celery(ex, sample, client, RUNS)
+                    with Floor(bare, client, sample) as floor:
+                        entry["celery"] = _through_celery(bare, sample, client, RUNS, floor)
                 except Exception as exc:
                     entry["celery"] = {"error": repr(exc)[:500]}
-                    continue
-                entry["celery"] = {**data, "ratio_vs_floor": data["median_s"] / entry["floor_median_s"]}
+    bare.close()
     return results
 
 
