@@ -8,12 +8,15 @@ refusal (500 included: an OCI runtime error does not heal by retrying) `SandboxE
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import socket as socketlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import docker
 import docker.errors
@@ -29,7 +32,7 @@ from sigma_exec.errors import (
     SandboxError,
     SigmaExecError,
 )
-from sigma_exec.models import RawExec
+from sigma_exec.models import PathStat, RawExec
 from sigma_exec.output import BoundedOutput
 from sigma_exec.spec import ContainerSpec
 
@@ -57,6 +60,7 @@ def _translate(container_id: str | None = None) -> Iterator[None]:
 # The engine says it cannot serve now (a proxy in front of it, a daemon starting up or shutting down):
 # worth retrying. Any other answer, 500 included (an OCI runtime error, a missing runtime), is final.
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+GO_MODE_DIR, GO_MODE_SYMLINK = 1 << 31, 1 << 27  # os.FileMode bits in the engine's path stat (the engine is Go)
 CONFLICT_STATUS = 409
 
 
@@ -212,6 +216,24 @@ class DockerBackend:
         with _translate(container_id):
             if not self.api.put_archive(container_id, path, data):
                 raise SandboxError(f"docker refused the archive for {path}")
+
+    def stat_path(self, container_id: str, path: str) -> PathStat | None:
+        """What is at `path` in the container, or None when nothing is (or the container is gone: the write that
+        follows says so). The engine resolves the parent directories within the container's root and reports the
+        last component itself (a link is a link). A HEAD of the archive endpoint: nothing is copied."""
+        url = f"{self.api.base_url}/v{self.api.api_version}/containers/{quote(container_id, safe='')}/archive"
+        with _translate(container_id):
+            response = self.api.head(url, params={"path": path}, timeout=self.api.timeout)
+        if response.status_code == 404:
+            return None
+        header = response.headers.get("X-Docker-Container-Path-Stat", "")
+        try:
+            if response.status_code != 200:
+                raise ValueError(f"status {response.status_code}")
+            mode = int(json.loads(base64.b64decode(header, validate=True))["mode"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SandboxError(f"docker gave no stat of {path!r} ({exc})") from exc
+        return PathStat(is_dir=bool(mode & GO_MODE_DIR), is_link=bool(mode & GO_MODE_SYMLINK))
 
     def stats(self, container_id: str) -> dict[str, Any]:
         with _translate(container_id):

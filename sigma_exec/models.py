@@ -42,6 +42,13 @@ class RawExec(_Frozen):
     side: bytes = b""  # with a side channel: the last bytes the exec wrote on stderr, raw
 
 
+class PathStat(_Frozen):
+    """What the engine found at a path in a container (its last component not followed)."""
+
+    is_dir: bool
+    is_link: bool
+
+
 class CaseOutcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"

@@ -1,6 +1,7 @@
-"""A batch of plain writes is checked and written in one exec (DIRECT_WRITE); anything the check must look at
-closer (a link, a delete, a directory in the way, a large batch, a read-only rule that depends on which parents
-are new) goes the full way: resolve in the sandbox, then write. Both give the same result."""
+"""A small batch of plain writes is checked with the engine's stat of each path and written by one put_archive; a
+larger one is checked and written in one exec (DIRECT_WRITE); anything the check must look at closer (a link, a
+delete, a directory in the way, a large batch, a read-only rule that depends on which parents are new) goes the full
+way: resolve in the sandbox, then write. All give the same result."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from sigma_exec import DockerExecutor, Settings, commands
 from sigma_exec import constants as c
-from sigma_exec.workspace_ops import DIRECT_MAX_BYTES
+from sigma_exec.workspace_ops import DIRECT_MAX_BYTES, STAT_MAX_PATHS
 
 pytestmark = pytest.mark.docker
 
@@ -49,6 +50,7 @@ def box(sandbox: Callable[..., str], tmp_path: Path) -> str:
     (ws / "data.txt").write_text("old\n")
     (ws / "inside").symlink_to("pkg")
     (ws / "outside").symlink_to("/tmp")
+    (ws / "pkg" / "up").symlink_to("/tmp")  # a link deeper down
     return sandbox(ws, "python")
 
 
@@ -58,20 +60,25 @@ def _show(executor: DockerExecutor, cid: str, script: str) -> str:
     return result.output
 
 
-def test_plain_writes_are_checked_and_written_in_one_exec(executor: DockerExecutor, box: str, calls: list[str]) -> None:
+@pytest.mark.parametrize("padding", [0, STAT_MAX_PATHS], ids=["stats-then-put-archive", "one-exec"])
+def test_plain_writes_are_checked_and_written_without_a_resolve(
+    executor: DockerExecutor, box: str, calls: list[str], padding: int
+) -> None:
     changes = [
         {"filepath": "pkg/a.py", "content": "A = 2\n"},
         {"filepath": "new/deep/tool.sh", "content": "#!/bin/sh\necho hi\n", "mode": "755"},
         {"filepath": "data.txt", "content": "new\n"},
     ]
+    extra = [{"filepath": f"pad/p{i}.txt", "content": f"{i}\n"} for i in range(padding)]
 
-    result = executor.apply_changes(box, changes)
+    result = executor.apply_changes(box, changes + extra)
 
     assert result.success, result.error
-    assert calls == ["direct"]
-    assert result.applied == ["pkg/a.py", "new/deep/tool.sh", "data.txt"]
+    assert calls == (["put_archive"] if not padding else ["direct"])
+    applied, touched = ([p for p in paths if not p.startswith("pad")] for paths in (result.applied, result.touched))
+    assert applied == ["pkg/a.py", "new/deep/tool.sh", "data.txt"]
     # the parents it created count as touched, as on the full way
-    assert result.touched == ["data.txt", "new", "new/deep", "new/deep/tool.sh", "pkg/a.py"]
+    assert touched == ["data.txt", "new", "new/deep", "new/deep/tool.sh", "pkg/a.py"]
     out = _show(
         executor,
         box,
@@ -95,7 +102,7 @@ def test_a_file_replaced_keeps_a_hard_link_s_other_name_as_it_was(
 
     result = executor.apply_changes(box, [{"filepath": "pkg/alias.py", "content": "ALIAS = 2\n"}])
 
-    assert result.success and calls == ["direct"]
+    assert result.success and calls == ["put_archive"]
     assert _show(executor, box, "cat pkg/other.py pkg/alias.py") == "OTHER = 1\nALIAS = 2\n"
 
 
@@ -106,6 +113,10 @@ def test_a_file_replaced_keeps_a_hard_link_s_other_name_as_it_was(
         ([{"filepath": "inside/b.py", "content": "B = 1\n"}], True, "pkg/b.py"),
         # a link that leaves the workspace: refused, nothing written
         ([{"filepath": "outside/x.py", "content": "X = 1\n"}], False, None),
+        # a link that leaves the workspace, deeper down: refused
+        ([{"filepath": "pkg/up/x.py", "content": "X = 1\n"}], False, None),
+        # the file itself a link that leaves the workspace: refused
+        ([{"filepath": "outside", "content": "X = 1\n"}], False, None),
         # a directory where the file would go: refused
         ([{"filepath": "pkg", "content": "x\n"}], False, None),
         # a file where a parent directory would go: replaced by the directory (the full way's rule)
@@ -117,7 +128,15 @@ def test_a_file_replaced_keeps_a_hard_link_s_other_name_as_it_was(
             "pkg/c.py",
         ),
     ],
-    ids=["link-inside", "link-outside", "directory-in-the-way", "file-in-the-way", "with-a-delete"],
+    ids=[
+        "link-inside",
+        "link-outside",
+        "deeper-link-outside",
+        "file-is-a-link-outside",
+        "directory-in-the-way",
+        "file-in-the-way",
+        "with-a-delete",
+    ],
 )
 def test_what_needs_a_closer_look_goes_the_full_way(
     executor: DockerExecutor, box: str, calls: list[str], changes: list[dict[str, Any]], ok: bool, written: str | None
@@ -133,13 +152,18 @@ def test_what_needs_a_closer_look_goes_the_full_way(
         assert _show(executor, box, "ls /tmp/x.py 2>/dev/null; cat pkg/a.py") == "A = 1\n"
 
 
-def test_a_large_batch_goes_the_full_way(executor: DockerExecutor, box: str, calls: list[str]) -> None:
+@pytest.mark.parametrize("padding", [0, STAT_MAX_PATHS], ids=["few-paths", "many-paths"])
+def test_a_large_batch_of_many_paths_goes_the_full_way(
+    executor: DockerExecutor, box: str, calls: list[str], padding: int
+) -> None:
+    # Too large for an exec's environment: written by put_archive, after stats when it names few paths.
     big = "x" * (DIRECT_MAX_BYTES + 1)
+    extra = [{"filepath": f"pad/p{i}.txt", "content": f"{i}\n"} for i in range(padding)]
 
-    result = executor.apply_changes(box, [{"filepath": "big.txt", "content": big}])
+    result = executor.apply_changes(box, [{"filepath": "big.txt", "content": big}, *extra])
 
     assert result.success, result.error
-    assert calls == ["resolve", "put_archive"]
+    assert calls == (["put_archive"] if not padding else ["resolve", "put_archive"])
     assert _show(executor, box, "wc -c < big.txt").strip() == str(len(big))
 
 
