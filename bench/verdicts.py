@@ -40,7 +40,7 @@ from sigma_exec.prepared import PREP_PREFIX, SPARE_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "samples"
-RUNS = int(os.environ.get("BENCH_VERDICT_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_VERDICT_RUNS", "5"))  # counted proposals (and floor iterations) a series
 PREPARE_WAIT_S = 180.0
 WORKER_START_S = 60.0
 WORKER_PROCESSES = os.cpu_count() or 1  # the worker's default concurrency
