@@ -163,26 +163,42 @@ def _position_ttl_s() -> int:
     return runtime.queue_settings().OUTCOME_TTL_SECONDS
 
 
-def _fenced(env: Envelope, stage: Stage) -> tuple[str | None, Position | None]:
+def _fence_reason(env: Envelope, stage: Stage, finished: bool, position: Position | None) -> str | None:
     """Why this message must do nothing (an older attempt, a stage already passed, a finished pipeline), if it
-    must, and the pipeline's position as read for that."""
-    finished, position = _with_broker(lambda: runtime.store().fence_view(env.pipeline_id))
+    must, given what the ledger says."""
     if finished:
-        return "the pipeline has finished", position
+        return "the pipeline has finished"
     if position is None:
-        return None, None
+        return None
     if position.attempt != env.attempt:
-        return f"attempt {env.attempt} was superseded by attempt {position.attempt}", position
+        return f"attempt {env.attempt} was superseded by attempt {position.attempt}"
     if position.stage in ORDER and ORDER.index(Stage(position.stage)) > ORDER.index(stage):
-        return f"the pipeline is past the {stage} stage (now {position.stage})", position
-    return None, position
+        return f"the pipeline is past the {stage} stage (now {position.stage})"
+    return None
 
 
-def _ignore_stale(task: Task, env: Envelope, stage: Stage) -> None:
-    reason, _position = _fenced(env, stage)
+def _fenced(env: Envelope, stage: Stage) -> tuple[str | None, Position | None]:
+    """`_fence_reason` as the ledger says now, and the pipeline's position as read for that."""
+    finished, position = _with_broker(lambda: runtime.store().fence_view(env.pipeline_id))
+    return _fence_reason(env, stage, finished, position), position
+
+
+def _ignore(task: Task, env: Envelope, stage: Stage, reason: str | None) -> None:
     if reason is not None:
         log.warning("pipeline %s: %s message %s does nothing: %s", env.pipeline_id, stage, task.request.id, reason)
         raise Ignore()
+
+
+def _ignore_stale(task: Task, env: Envelope, stage: Stage) -> None:
+    _ignore(task, env, stage, _fenced(env, stage)[0])
+
+
+def _look_and_count(task: Task, env: Envelope, stage: Stage) -> int:
+    """Ignore a fenced-off message; else count this delivery of it (one round trip for both)."""
+    delivery = (task.request.id or "", task.request.retries, f"{stage}@{env.attempt}")
+    finished, position, count = _with_broker(lambda: runtime.store().fence_view_counting(env.pipeline_id, delivery))
+    _ignore(task, env, stage, _fence_reason(env, stage, finished, position))
+    return count
 
 
 def _advance(env: Envelope, stage: Stage, following: Stage | None = None) -> None:
@@ -223,12 +239,12 @@ def _report(task: Task, env: Envelope, stage: Stage, delivery: int) -> None:
             node=node,
             delivery=delivery,
             worker=runtime.worker_identity(),
+            history=(str(stage), node),  # the stage start, in the same step (`follow` reads it)
         )
     )
     if not moved:
         log.warning("pipeline %s: attempt %d was fenced off before its %s stage", env.pipeline_id, env.attempt, stage)
         raise Ignore()
-    _with_broker(lambda: runtime.store().note_stage(env.pipeline_id, str(stage), node, env.attempt, _position_ttl_s()))
     with contextlib.suppress(Exception):  # monitoring only: Flower shows PROGRESS with the stage and node
         task.send_event("task-progress", stage=str(stage), node=node, pipeline_id=env.pipeline_id)
 
@@ -239,12 +255,7 @@ def run_stage(task: Task, env: Envelope, stage: Stage, step: StageStep) -> Envel
     A message the ledger has fenced off (an older attempt, a stage already passed) raises Ignore.
     """
     try:
-        _ignore_stale(task, env, stage)
-        delivery = _with_broker(
-            lambda: runtime.store().count_delivery(
-                task.request.id or "", task.request.retries, f"{stage}@{env.attempt}"
-            )
-        )
+        delivery = _look_and_count(task, env, stage)
         lost = delivery - 1
         if lost >= runtime.queue_settings().CELERY_MAX_DELIVERIES:
             return _give_up(env, stage, f"worker lost {lost} times during the {stage} stage")

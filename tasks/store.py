@@ -61,6 +61,32 @@ def _translate() -> Iterator[None]:
         raise BrokerUnavailableError(f"redis unavailable: {exc}") from exc
 
 
+# KEYS: the pipeline's lease, its done marker, its history; ARGV: attempt, ttl, a history entry ('' for none), the
+# history's cap, then the lease's fields and values. Moves the lease (and appends the entry) only while the pipeline
+# is unfinished and `attempt` is its attempt (or it has none yet); 1 when it moved.
+MOVE_SCRIPT: Final = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local current = redis.call('HGET', KEYS[1], 'attempt')
+if current and current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+if ARGV[3] ~= '' then
+  redis.call('RPUSH', KEYS[3], ARGV[3])
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[4]), -1)
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[2]))
+end
+return 1
+"""
+
+
+def _history_entry(stage: str, node: str, attempt: int) -> str:
+    return json.dumps({"stage": stage, "node": node, "attempt": attempt, "at": round(time.time(), 3)})
+
+
+def _delivery_key(task_id: str, retries: int, stage: str) -> str:
+    return f"{PREFIX}deliveries:{task_id}:{retries}" + (f":{stage}" if stage else "")
+
+
 def lease_key(pipeline_id: str) -> str:
     return f"{PREFIX}pipeline:{pipeline_id}"
 
@@ -131,6 +157,7 @@ class PipelineStore:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
+        self._move = client.register_script(MOVE_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str) -> PipelineStore:
@@ -143,7 +170,7 @@ class PipelineStore:
         `stage` keeps apart two tasks sharing an id (create and the chain's last task both carry the
         pipeline id).
         """
-        key = f"{PREFIX}deliveries:{task_id}:{retries}" + (f":{stage}" if stage else "")
+        key = _delivery_key(task_id, retries, stage)
         with _translate():
             pipe = self.redis.pipeline()
             pipe.incr(key)
@@ -153,37 +180,34 @@ class PipelineStore:
 
     # ---- leases -------------------------------------------------------------------------------
     def move(
-        self, pipeline_id: str, attempt: int, ttl_s: int, *, now: float | None = None, **fields: str | int
+        self,
+        pipeline_id: str,
+        attempt: int,
+        ttl_s: int,
+        *,
+        now: float | None = None,
+        history: tuple[str, str] | None = None,
+        **fields: str | int,
     ) -> bool:
         """Set the pipeline's position if `attempt` is still its attempt; False when fenced off or finished.
 
-        One WATCH transaction: a stage of a superseded attempt can never overwrite the current one.
+        One script, atomic in Redis: a stage of a superseded attempt can never overwrite the current one. With
+        `history` (stage, node), the same step appends that stage start to the pipeline's history (`note_stage`).
         """
-        key, done = lease_key(pipeline_id), f"{PREFIX}done:{pipeline_id}"
-        mapping: dict[Any, Any] = {k: str(v) for k, v in fields.items()}
+        mapping: dict[str, str] = {k: str(v) for k, v in fields.items()}
         mapping.update(attempt=str(attempt), since=f"{time.time() if now is None else now:.3f}", pid=str(os.getpid()))
-        moved = False
-
-        def transaction(pipe: Any) -> None:
-            nonlocal moved
-            current = pipe.hget(key, "attempt")
-            moved = not pipe.exists(done) and (current is None or str(current) == str(attempt))
-            pipe.multi()
-            if moved:
-                pipe.hset(key, mapping=mapping)
-                pipe.expire(key, ttl_s)
-
+        entry = _history_entry(history[0], history[1], attempt) if history else ""
+        keys = [lease_key(pipeline_id), f"{PREFIX}done:{pipeline_id}", f"{PREFIX}history:{pipeline_id}"]
+        args = [str(attempt), str(ttl_s), entry, str(HISTORY_MAX), *[x for kv in mapping.items() for x in kv]]
         with _translate():
-            self.redis.transaction(transaction, key, done)
-        return moved
+            return bool(self._move(keys=keys, args=args))
 
     def note_stage(self, pipeline_id: str, stage: str, node: str, attempt: int, ttl_s: int) -> None:
         """Append one stage start to the pipeline's history (capped at HISTORY_MAX entries)."""
-        entry = json.dumps({"stage": stage, "node": node, "attempt": attempt, "at": round(time.time(), 3)})
         key = f"{PREFIX}history:{pipeline_id}"
         with _translate():
             pipe = self.redis.pipeline()
-            pipe.rpush(key, entry)
+            pipe.rpush(key, _history_entry(stage, node, attempt))
             pipe.ltrim(key, -HISTORY_MAX, -1)
             pipe.expire(key, ttl_s)
             pipe.execute()
@@ -217,12 +241,25 @@ class PipelineStore:
 
     def fence_view(self, pipeline_id: str) -> tuple[bool, Position | None]:
         """(finished, position) in one round trip: what a stage reads to know whether it is fenced off."""
+        finished, position, _count = self.fence_view_counting(pipeline_id, None)
+        return finished, position
+
+    def fence_view_counting(
+        self, pipeline_id: str, delivery: tuple[str, int, str] | None
+    ) -> tuple[bool, Position | None, int]:
+        """`fence_view`, and with `delivery` (task id, retries, stage) `count_delivery` in the same round trip
+        (0 without): a stage's first look at the ledger."""
         with _translate():
             pipe = self.redis.pipeline()
             pipe.exists(f"{PREFIX}done:{pipeline_id}")
             pipe.hgetall(lease_key(pipeline_id))
-            done, raw = pipe.execute()
-        return bool(done), (Position.parse({str(k): str(v) for k, v in raw.items()}) if raw else None)
+            if delivery is not None:
+                key = _delivery_key(*delivery)
+                pipe.incr(key)
+                pipe.expire(key, DELIVERY_TTL_S)
+            done, raw, *counted = pipe.execute()
+        position = Position.parse({str(k): str(v) for k, v in raw.items()}) if raw else None
+        return bool(done), position, int(counted[0]) if counted else 0
 
     def finished(self, pipeline_id: str) -> bool:
         with _translate():
