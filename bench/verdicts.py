@@ -180,11 +180,11 @@ class Floor:
             self.container.put_archive("/workspace", payload)
         for command in (sample.test, sample.build):
             if command:
-                code, out = self.container.exec_run(["sh", "-c", command], workdir="/workspace", user="1000")
+                code, raw = self.container.exec_run(["sh", "-c", command], workdir="/workspace", user="1000")
+                out = raw.decode(errors="replace")
                 if code != 0 and command == sample.build:  # (a test command may fail: tests can)
-                    tail = out.decode(errors="replace")[-300:]
-                    raise FloorFailed(f"floor `{command}` exited {code} in the image: {tail}")
-                if not first and command == sample.test and replayed_everything(out.decode(errors="replace")):
+                    raise FloorFailed(f"floor `{command}` exited {code} in the image: {out[-300:]}")
+                if not first and command == sample.test and replayed_everything(out):
                     raise FloorFailed(f"floor `{command}` replayed every cached result: it timed no test")
         return time.perf_counter() - t0
 

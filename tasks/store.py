@@ -91,6 +91,14 @@ def lease_key(pipeline_id: str) -> str:
     return f"{PREFIX}pipeline:{pipeline_id}"
 
 
+def _done_key(pipeline_id: str) -> str:
+    return f"{PREFIX}done:{pipeline_id}"
+
+
+def _history_key(pipeline_id: str) -> str:
+    return f"{PREFIX}history:{pipeline_id}"
+
+
 def outcome_key(proposal_id: str) -> str:
     return f"{PREFIX}outcome:{proposal_id}"
 
@@ -192,30 +200,21 @@ class PipelineStore:
         """Set the pipeline's position if `attempt` is still its attempt; False when fenced off or finished.
 
         One script, atomic in Redis: a stage of a superseded attempt can never overwrite the current one. With
-        `history` (stage, node), the same step appends that stage start to the pipeline's history (`note_stage`).
+        `history` (stage, node), the same step appends that stage start to the pipeline's history (the last
+        HISTORY_MAX entries are kept).
         """
         mapping: dict[str, str] = {k: str(v) for k, v in fields.items()}
         mapping.update(attempt=str(attempt), since=f"{time.time() if now is None else now:.3f}", pid=str(os.getpid()))
         entry = _history_entry(history[0], history[1], attempt) if history else ""
-        keys = [lease_key(pipeline_id), f"{PREFIX}done:{pipeline_id}", f"{PREFIX}history:{pipeline_id}"]
+        keys = [lease_key(pipeline_id), _done_key(pipeline_id), _history_key(pipeline_id)]
         args = [str(attempt), str(ttl_s), entry, str(HISTORY_MAX), *[x for kv in mapping.items() for x in kv]]
         with _translate():
             return bool(self._move(keys=keys, args=args))
 
-    def note_stage(self, pipeline_id: str, stage: str, node: str, attempt: int, ttl_s: int) -> None:
-        """Append one stage start to the pipeline's history (capped at HISTORY_MAX entries)."""
-        key = f"{PREFIX}history:{pipeline_id}"
-        with _translate():
-            pipe = self.redis.pipeline()
-            pipe.rpush(key, _history_entry(stage, node, attempt))
-            pipe.ltrim(key, -HISTORY_MAX, -1)
-            pipe.expire(key, ttl_s)
-            pipe.execute()
-
     def history(self, pipeline_id: str, start: int = 0) -> list[dict[str, Any]]:
         """The pipeline's stage starts from index `start` on (oldest first)."""
         with _translate():
-            found = self.redis.lrange(f"{PREFIX}history:{pipeline_id}", start, -1)
+            found = self.redis.lrange(_history_key(pipeline_id), start, -1)
         return [json.loads(raw) for raw in found]
 
     def position(self, pipeline_id: str) -> Position | None:
@@ -251,7 +250,7 @@ class PipelineStore:
         (0 without): a stage's first look at the ledger."""
         with _translate():
             pipe = self.redis.pipeline()
-            pipe.exists(f"{PREFIX}done:{pipeline_id}")
+            pipe.exists(_done_key(pipeline_id))
             pipe.hgetall(lease_key(pipeline_id))
             if delivery is not None:
                 key = _delivery_key(*delivery)
@@ -263,7 +262,7 @@ class PipelineStore:
 
     def finished(self, pipeline_id: str) -> bool:
         with _translate():
-            return bool(self.redis.exists(f"{PREFIX}done:{pipeline_id}"))
+            return bool(self.redis.exists(_done_key(pipeline_id)))
 
     def note_submitted(
         self,
@@ -436,7 +435,7 @@ class PipelineStore:
             for pid in ids:
                 pipe.exists(lease_key(pid))
                 pipe.hget(lease_key(pid), "node")
-                pipe.exists(f"{PREFIX}done:{pid}")
+                pipe.exists(_done_key(pid))
             flags = pipe.execute()
         positioned = {pid for pid, flag in zip(ids, flags[0::3], strict=True) if flag}
         placed = dict(zip(ids, flags[1::3], strict=True))
@@ -457,7 +456,7 @@ class PipelineStore:
         the ledger has fenced off (the pipeline was re-run meanwhile) writes nothing and returns None.
         Returns the recorded outcome.
         """
-        done = f"{PREFIX}done:{pipeline_id}"
+        done = _done_key(pipeline_id)
         recorded: dict[str, Any] | None = outcome
 
         def transaction(pipe: Any) -> None:
