@@ -16,6 +16,10 @@ from typing import NamedTuple
 # the keep-alive runs as another uid, so the container survives.
 EXEC_WRAPPER = 'timeout -s KILL "$1" /bin/sh -c "$2"; rc=$?; kill -9 -1 2>/dev/null; exit $rc'
 
+# Starts a command that leaves a process behind on purpose (a framework's resident_command), under a hard time
+# limit: timeout kills its process group only when the limit passes.
+START_WRAPPER = 'timeout -s KILL "$1" /bin/sh -c "$2"'
+
 # Run from outside the command's process tree when its deadline has passed.
 KILL_ALL = "for i in 1 2 3 4 5; do kill -9 -1 2>/dev/null || exit 0; done; exit 0"
 
@@ -59,10 +63,8 @@ _TAR_REPORTS = "tar -c --no-recursion -f - $(find . -maxdepth 4 -type f -size -1
 PACK_REPORTS = f'cd "$1" 2>/dev/null || exit 0; {_TAR_REPORTS}; cd / && rm -rf -- "$1"'
 
 # The sandbox's OOM kills so far (cgroup v1 or v2), one number per file found.
-OOM_COUNT = (
-    "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null "
-    "| awk '$1==\"oom_kill\"{print $2}'"
-)
+OOM_FILES = "/sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events"
+OOM_COUNT = f"cat {OOM_FILES} 2>/dev/null | awk '$1==\"oom_kill\"{{print $2}}'"
 
 # A test run that hands its reports back in the same exec, and optionally runs the build after it. The command's
 # stderr joins its stdout; once it has ended, every process of the sandbox user is killed and waited for
@@ -95,20 +97,28 @@ settle() {{
   kill -9 -1 2>/dev/null; i=0
   while alive; do i=$((i+1)); [ $i -gt 100 ] && return 1; sleep 0.01; done
 }}
-oom() {{ o=$({OOM_COUNT}); echo $o | tr " " +; }}
+oom() {{
+  o=
+  for f in {OOM_FILES}; do
+    [ -r "$f" ] || continue
+    while read -r k v; do [ "$k" != oom_kill ] || o="$o${{o:++}}$v"; done < "$f"
+  done
+}}
 trailer() {{ printf "\\n{SIDE_TRAILER.decode()} %s %s\\n" "$n" "$o1" >&2; }}
 settle && [ $rc -lt 128 ] && cd "$3" 2>/dev/null || exit $rc
-{_TAR_REPORTS} | head -c "$4" > "$3.tar"; n=$(wc -c < "$3.tar"); o1=$(oom)
 if [ -z "$5" ] || [ $rc -ne 0 ]; then
+  {_TAR_REPORTS} | head -c "$4" > "$3.tar"; n=$(wc -c < "$3.tar"); oom; o1=$o
   cat "$3.tar" >&2 && trailer
   cd / && rm -rf -- "$3" "$3.tar"; exit $rc
 fi
-p=$(base64 -w0 "$3.tar"); cd / && rm -rf -- "$3" "$3.tar"
+p=$({_TAR_REPORTS} | head -c "$4" | base64 -w0); oom; o1=$o
+case $p in *==) n=2 ;; *=) n=1 ;; *) n=0 ;; esac; n=$((${{#p}} / 4 * 3 - n))
+cd / && rm -rf -- "$3"
 for v in $7; do unset "$v"; done
 out=$(mktemp /tmp/sigma-build.XXXXXXXXXX) && cd /workspace || exit $rc
 t0=$(date +%s%N); timeout -s KILL "$5" /bin/sh -c "$6" > "$out" 2>&1 < /dev/null; b=$?; t1=$(date +%s%N)
 settle || exit $rc
-o2=$(oom); size=$(wc -c < "$out")
+oom; o2=$o; size=$(wc -c < "$out")
 printf %s "$p" | base64 -d >&2 && trailer
 if [ "$size" -gt "$8" ]; then
   {{ head -c $(($8 / 2)) "$out"; tail -c $(($8 - $8 / 2)) "$out"; }} >&2; shown=$8
@@ -128,6 +138,11 @@ def as_shell(command: str | Sequence[str]) -> str:
 def wrap_with_deadline(command: str | Sequence[str], timeout_s: int) -> list[str]:
     """argv that runs `command` with a hard deadline and leaves no process behind."""
     return ["/bin/sh", "-c", EXEC_WRAPPER, "sigma-exec", str(max(1, int(timeout_s))), as_shell(command)]
+
+
+def wrap_start(command: str, timeout_s: int) -> list[str]:
+    """argv that runs `command` with a hard deadline and leaves behind what it starts (START_WRAPPER)."""
+    return ["/bin/sh", "-c", START_WRAPPER, "sigma-exec", str(max(1, int(timeout_s))), command]
 
 
 class BuildPlan(NamedTuple):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sigma_exec.constants import WORKSPACE_DIR
 from sigma_exec.errors import UnknownLanguageError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -52,6 +53,17 @@ class Framework(_Data):
         "(compiled classes, build and transform caches) inside that sandbox's own writable space; its outcome "
         "is ignored; empty = nothing to warm",
     )
+    resident_command: str = Field(
+        "",
+        description="started in a prepared sandbox after warm_command, before any proposal touches it, as the "
+        "sandbox user in /workspace with the test environment's fixed variables; it returns once a process it left "
+        "behind is ready to serve the sandbox's first run of test_command (a runner already loaded), which hands "
+        "itself over only when that is the same as running itself; empty = none",
+    )
+
+    def fixed_test_env(self) -> dict[str, str]:
+        """The test environment's variables that name no run's reports directory."""
+        return {k: v.format(workspace=WORKSPACE_DIR) for k, v in self.test_env.items() if "{reports}" not in v}
 
 
 class ImageRecipe(_Data):

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from sigma_exec import commands
 from sigma_exec import constants as c
 from sigma_exec.docker_backend import DockerBackend
@@ -41,6 +43,7 @@ PREP_PREFIX = "sigma-prep-"
 SPARE_PREFIX = "sigma-spare-"
 PREP_GRACE_S = 60.0  # a preparation older than its warm command's limit and this lost its preparer
 MAX_PAYLOAD_BYTES = 64 << 20  # a larger workspace is not kept in memory to prepare
+RESIDENT_START_S = 60  # a resident command that is not ready by then is killed with what it started
 
 
 def prepared_key(spec: ContainerSpec, image_id: str, digest: str) -> str:
@@ -74,6 +77,18 @@ def _born(found: dict[str, object]) -> int:
         return 0
 
 
+class Warmup(BaseModel):
+    """What runs in a prepared sandbox before any proposal touches it: the framework's warm command (its outcome
+    ignored), then its resident command (it returns once what it leaves behind is ready; see `Framework`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    command: str = ""
+    timeout_s: int = Field(600, ge=1)
+    resident: str = ""
+    resident_env: dict[str, str] = Field(default_factory=dict)
+
+
 @dataclass
 class Recipe:
     """How to prepare one project's next sandbox (held in memory; bounded by POOL_PREPARED)."""
@@ -81,8 +96,7 @@ class Recipe:
     key: str
     spec: ContainerSpec
     payload: bytes
-    warm: str
-    warm_timeout: int
+    warmup: Warmup
     used: float
     replaces: str | None  # the sandbox this one is for after: prepare once it is gone
 
@@ -139,16 +153,14 @@ class PreparedSandboxes:
             self.backend.remove(name)
         return None
 
-    def want(
-        self, key: str, spec: ContainerSpec, payload: bytes, *, warm: str, warm_timeout: int, replaces: str
-    ) -> None:
+    def want(self, key: str, spec: ContainerSpec, payload: bytes, *, warmup: Warmup, replaces: str) -> None:
         """Keep a sandbox like `spec` with `payload` prepared for the next create (after `replaces` is gone)."""
         if self.capacity <= 0 or len(payload) > MAX_PAYLOAD_BYTES:
             return
         now = time.monotonic()
         with self._lock:
             self._recipes.pop(key, None)  # re-inserted last: the most recently wanted is evicted last
-            self._recipes[key] = Recipe(key, spec, payload, warm, warm_timeout, now, replaces)
+            self._recipes[key] = Recipe(key, spec, payload, warmup, now, replaces)
             evicted = [self._recipes.popitem(last=False)[1] for _ in range(len(self._recipes) - self.capacity)]
         for recipe in evicted:
             self._drop(recipe.key)
@@ -241,22 +253,30 @@ class PreparedSandboxes:
         try:
             self.backend.start(container_id)
             self.backend.put_archive(container_id, c.WORKSPACE_DIR, recipe.payload)
-            if recipe.warm:
-                raw = self.backend.exec_bounded(
-                    container_id,
-                    commands.wrap_with_deadline(recipe.warm, recipe.warm_timeout),
-                    user=c.SANDBOX_USER,
-                    workdir=c.WORKSPACE_DIR,
-                    cap_bytes=WARM_CAP_BYTES,
-                    deadline_s=recipe.warm_timeout + 5,
-                    on_deadline=commands.script(commands.KILL_ALL),
-                )
-                log.debug("warm command in %s exited %s", container_id[:12], raw.exit_code)
+            self._warm(container_id, recipe.warmup)
             self.backend.rename(container_id, SPARE_PREFIX + recipe.key)
         except SigmaExecError as exc:  # a conflict here: one is ready already
             log.info("prepared sandbox %s discarded: %s", recipe.key, exc)
             with contextlib.suppress(SigmaExecError):
                 self.backend.remove(container_id)
+
+    def _warm(self, container_id: str, warmup: Warmup) -> None:
+        """The warm command (every process it leaves is killed), then the resident command (what it starts stays)."""
+        steps = [(warmup.command, commands.wrap_with_deadline(warmup.command, warmup.timeout_s), {})]
+        steps.append((warmup.resident, commands.wrap_start(warmup.resident, RESIDENT_START_S), warmup.resident_env))
+        for command, argv, env in steps:
+            if command:
+                raw = self.backend.exec_bounded(
+                    container_id,
+                    argv,
+                    user=c.SANDBOX_USER,
+                    environment=env,
+                    workdir=c.WORKSPACE_DIR,
+                    cap_bytes=WARM_CAP_BYTES,
+                    deadline_s=warmup.timeout_s + 5,
+                    on_deadline=commands.script(commands.KILL_ALL),
+                )
+                log.debug("%r in %s exited %s", command[:40], container_id[:12], raw.exit_code)
 
     def _preparing(self, key: str, stale_after_s: float) -> bool:
         """A preparation of `key` runs (in any process); one older than `stale_after_s` lost its preparer (the

@@ -30,7 +30,7 @@ from sigma_exec.models import CreateResult
 from sigma_exec.output import sanitize_text
 from sigma_exec.policy import NetworkMode, ProjectPolicy, effective_settings
 from sigma_exec.pool import lease_name
-from sigma_exec.prepared import prepared_key
+from sigma_exec.prepared import Warmup, prepared_key
 from sigma_exec.sandbox_unit import SandboxUnit
 from sigma_exec.settings import NetworkPolicy
 from sigma_exec.spec import ContainerSpec, build_container_spec
@@ -94,8 +94,14 @@ class SandboxCreator(SandboxUnit):
             if rules.network.mode == NetworkMode.ALLOWLIST:
                 container_id, prepared = self._start_behind_proxy(engine, spec, payload, rules), False
             else:
+                warmup = Warmup(
+                    command=framework.warm_command,
+                    timeout_s=self.settings.TEST_TIMEOUT,
+                    resident=framework.resident_command,
+                    resident_env=framework.fixed_test_env(),
+                )
                 container_id, prepared = self._start_with_workspace(
-                    engine, spec, payload, image_id=image_id, digest=digest, warm=framework.warm_command
+                    engine, spec, payload, image_id=image_id, digest=digest, warmup=warmup
                 )
         except ValueError as exc:
             return CreateResult(success=False, error=f"invalid network policy {network!r}: {exc}")
@@ -169,7 +175,7 @@ class SandboxCreator(SandboxUnit):
         return container_id
 
     def _start_with_workspace(
-        self, engine: DockerBackend, spec: ContainerSpec, payload: bytes, *, image_id: str, digest: str, warm: str
+        self, engine: DockerBackend, spec: ContainerSpec, payload: bytes, *, image_id: str, digest: str, warmup: Warmup
     ) -> tuple[str, bool]:
         """The sandbox's id, and whether it was prepared beforehand (workspace delivered, warm command run).
 
@@ -195,7 +201,7 @@ class SandboxCreator(SandboxUnit):
             raise
         self._registry.remember((container_id,), spec.labels)
         if prepared is not None:  # the next proposal on this workspace finds its sandbox ready
-            prepared.want(key, spec, payload, warm=warm, warm_timeout=self.settings.TEST_TIMEOUT, replaces=container_id)
+            prepared.want(key, spec, payload, warmup=warmup, replaces=container_id)
         return container_id, delivered
 
     def _require_gpus(self, request: GpuRequest) -> None:
