@@ -254,3 +254,48 @@ def test_a_requirement_that_publishes_only_a_source_distribution_is_built_offlin
     assert any("docopt==0.6.2: no wheel published; built from its source distribution" in w for w in created.warnings)
     tests = executor.run_tests(created.container_id, "python")
     assert (tests.tests_passed, tests.tests_failed) == (1, 0), tests.output
+
+
+def test_the_wheel_builds_in_the_layers_build_environment_as_pip_builds_it(
+    tmp_path: Path, executor: DockerExecutor, project_id: str
+) -> None:
+    workspace = copy_sample("py_src_layout", tmp_path)
+    created = executor.create_project_container(project_id, str(workspace), "python")
+    assert created.success, created.error
+    cid = created.container_id or ""
+    build = executor.run_build(cid, "python")
+    assert build.success and "built clockpkg-0.3.0-py3-none-any.whl" in build.output, build.output
+    # built by the backend in the prepared environment (pip's isolated build logs its own steps)
+    log = executor.execute_in_container(cid, "cat /tmp/sigma-build/log").output
+    assert "Successfully built" not in log and "clockpkg" in log, log
+    fast = executor.execute_in_container(cid, "cd /tmp/sigma-build/dist && python3 -m zipfile -l *.whl").output
+    # pip's own isolated build of the same project gives a wheel of the same files
+    pip_build = (
+        "rm -rf /tmp/pip-build && cp -a /workspace /tmp/pip-build && cd /tmp/pip-build && "
+        "SETUPTOOLS_SCM_PRETEND_VERSION=0.0.0 python3 -m pip wheel -q --use-pep517 --no-deps --no-index "
+        "--find-links /opt/sigma-wheels --no-cache-dir -w /tmp/pip-dist . && "
+        "cd /tmp/pip-dist && python3 -m zipfile -l *.whl"
+    )
+    isolated = executor.execute_in_container(cid, pip_build, timeout=300)
+    assert isolated.success, isolated.output
+
+    def names(listing: str) -> list[str]:
+        return sorted(line.split()[0] for line in listing.splitlines()[1:] if line.strip())
+
+    assert names(fast) == names(isolated.output) and "clockpkg/__init__.py" in names(fast)
+
+
+def test_a_change_to_what_the_backend_needs_builds_as_pip_builds_it(
+    tmp_path: Path, executor: DockerExecutor, project_id: str
+) -> None:
+    workspace = copy_sample("py_src_layout", tmp_path)
+    created = executor.create_project_container(project_id, str(workspace), "python")
+    assert created.success, created.error
+    cid = created.container_id or ""
+    # a setup.py beside pyproject.toml asks the backend for more: the prepared environment was not made for that
+    setup = "from setuptools import setup\nsetup(setup_requires=['wheel'])\n"
+    assert executor.apply_changes(cid, [{"filepath": "setup.py", "content": setup}]).success
+    build = executor.run_build(cid, "python")
+    assert build.success and "built clockpkg-0.3.0-py3-none-any.whl" in build.output, build.output
+    log = executor.execute_in_container(cid, "cat /tmp/sigma-build/log").output
+    assert "Successfully built" in log, log  # pip's isolated build decided
