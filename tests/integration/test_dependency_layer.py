@@ -256,17 +256,24 @@ def test_a_requirement_that_publishes_only_a_source_distribution_is_built_offlin
     assert (tests.tests_passed, tests.tests_failed) == (1, 0), tests.output
 
 
+def _build_src_layout(
+    tmp_path: Path, executor: DockerExecutor, project_id: str, changes: list[dict[str, str]]
+) -> tuple[str, str]:
+    """py_src_layout's sandbox with `changes` applied, its wheel built: (the sandbox, the build's log)."""
+    created = executor.create_project_container(project_id, str(copy_sample("py_src_layout", tmp_path)), "python")
+    assert created.success, created.error
+    cid = created.container_id or ""
+    assert executor.apply_changes(cid, changes).success
+    build = executor.run_build(cid, "python")
+    assert build.success and "built clockpkg-0.3.0-py3-none-any.whl" in build.output, build.output
+    return cid, executor.execute_in_container(cid, "cat /tmp/sigma-build/log").output
+
+
 def test_the_wheel_builds_in_the_layers_build_environment_as_pip_builds_it(
     tmp_path: Path, executor: DockerExecutor, project_id: str
 ) -> None:
-    workspace = copy_sample("py_src_layout", tmp_path)
-    created = executor.create_project_container(project_id, str(workspace), "python")
-    assert created.success, created.error
-    cid = created.container_id or ""
-    build = executor.run_build(cid, "python")
-    assert build.success and "built clockpkg-0.3.0-py3-none-any.whl" in build.output, build.output
+    cid, log = _build_src_layout(tmp_path, executor, project_id, [])
     # built by the backend in the prepared environment (pip's isolated build logs its own steps)
-    log = executor.execute_in_container(cid, "cat /tmp/sigma-build/log").output
     assert "Successfully built" not in log and "clockpkg" in log, log
     fast = executor.execute_in_container(cid, "cd /tmp/sigma-build/dist && python3 -m zipfile -l *.whl").output
     # pip's own isolated build of the same project gives a wheel of the same files
@@ -288,14 +295,7 @@ def test_the_wheel_builds_in_the_layers_build_environment_as_pip_builds_it(
 def test_a_change_to_what_the_backend_needs_builds_as_pip_builds_it(
     tmp_path: Path, executor: DockerExecutor, project_id: str
 ) -> None:
-    workspace = copy_sample("py_src_layout", tmp_path)
-    created = executor.create_project_container(project_id, str(workspace), "python")
-    assert created.success, created.error
-    cid = created.container_id or ""
     # a setup.py beside pyproject.toml asks the backend for more: the prepared environment was not made for that
     setup = "from setuptools import setup\nsetup(setup_requires=['wheel'])\n"
-    assert executor.apply_changes(cid, [{"filepath": "setup.py", "content": setup}]).success
-    build = executor.run_build(cid, "python")
-    assert build.success and "built clockpkg-0.3.0-py3-none-any.whl" in build.output, build.output
-    log = executor.execute_in_container(cid, "cat /tmp/sigma-build/log").output
+    _, log = _build_src_layout(tmp_path, executor, project_id, [{"filepath": "setup.py", "content": setup}])
     assert "Successfully built" in log, log  # pip's isolated build decided

@@ -119,8 +119,10 @@ def test_a_handed_over_run_past_its_deadline_ends_with_the_resident(
 
 def test_a_run_the_resident_must_refuse_runs_itself(prepared: DockerExecutor, project_id: str, tmp_path: Path) -> None:
     container_id = _prepared_sandbox(prepared, project_id, _workspace(tmp_path))
-    # a start-up setting of its own (hash seed): not what the resident started with
-    command = "PYTHONHASHSEED=7 python3 /usr/share/sigma-exec/pytest-coverage.py $SIGMA_REPORTS_DIR/coverage.json"
+    # a start-up setting of its own (hash seed): not what the resident started with; and a request of ~300 kB
+    # (three variables of 100 kB: more than one write of the socket) arrives whole to be refused
+    big = 'x=$(head -c 100000 /dev/zero | tr "\\0" x); export BIG_A=$x BIG_B=$x BIG_C=$x; '
+    command = big + "PYTHONHASHSEED=7 python3 /usr/share/sigma-exec/pytest-coverage.py $SIGMA_REPORTS_DIR/coverage.json"
     result = prepared.run_tests(container_id, "python", test_command=command)
     assert "--resident" not in _where(prepared, container_id)
     assert (result.tests_passed, result.tests_failed) == (3, 1) and result.coverage_percent is not None
