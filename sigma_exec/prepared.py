@@ -43,7 +43,9 @@ PREP_PREFIX = "sigma-prep-"
 SPARE_PREFIX = "sigma-spare-"
 PREP_GRACE_S = 60.0  # a preparation older than its warm command's limit and this lost its preparer
 MAX_PAYLOAD_BYTES = 64 << 20  # a larger workspace is not kept in memory to prepare
-RESIDENT_START_S = 60  # a resident command that is not ready by then is killed with what it started
+# A resident command not ready by then is killed with what it started (~0.3 s for Python's); with the warm
+# command's limit it stays within what `_preparing` allows a preparation (PREP_GRACE_S over that limit).
+RESIDENT_START_S = 20
 
 
 def prepared_key(spec: ContainerSpec, image_id: str, digest: str) -> str:
@@ -262,9 +264,16 @@ class PreparedSandboxes:
 
     def _warm(self, container_id: str, warmup: Warmup) -> None:
         """The warm command (every process it leaves is killed), then the resident command (what it starts stays)."""
-        steps = [(warmup.command, commands.wrap_with_deadline(warmup.command, warmup.timeout_s), {})]
-        steps.append((warmup.resident, commands.wrap_start(warmup.resident, RESIDENT_START_S), warmup.resident_env))
-        for command, argv, env in steps:
+        steps = [
+            (warmup.command, commands.wrap_with_deadline(warmup.command, warmup.timeout_s), {}, warmup.timeout_s),
+            (
+                warmup.resident,
+                commands.wrap_start(warmup.resident, RESIDENT_START_S),
+                warmup.resident_env,
+                RESIDENT_START_S,
+            ),
+        ]
+        for command, argv, env, limit_s in steps:
             if command:
                 raw = self.backend.exec_bounded(
                     container_id,
@@ -273,7 +282,7 @@ class PreparedSandboxes:
                     environment=env,
                     workdir=c.WORKSPACE_DIR,
                     cap_bytes=WARM_CAP_BYTES,
-                    deadline_s=warmup.timeout_s + 5,
+                    deadline_s=limit_s + 5,
                     on_deadline=commands.script(commands.KILL_ALL),
                 )
                 log.debug("%r in %s exited %s", command[:40], container_id[:12], raw.exit_code)
