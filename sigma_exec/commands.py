@@ -62,9 +62,16 @@ _TAR_REPORTS = "tar -c --no-recursion -f - $(find . -maxdepth 4 -type f -size -1
 # Pack the reports directory to stdout and remove it.
 PACK_REPORTS = f'cd "$1" 2>/dev/null || exit 0; {_TAR_REPORTS}; cd / && rm -rf -- "$1"'
 
-# The sandbox's OOM kills so far (cgroup v1 or v2), one number per file found.
-OOM_FILES = "/sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events"
-OOM_COUNT = f"cat {OOM_FILES} 2>/dev/null | awk '$1==\"oom_kill\"{{print $2}}'"
+# The sandbox's OOM kills so far (cgroup v1 or v2): `oom SEP` sets $o to one number per file found, joined by SEP
+# (shell builtins only: no process is started).
+OOM_FUNCTION = """oom() {
+  o=
+  for f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do
+    [ -r "$f" ] || continue
+    while read -r k v; do [ "$k" != oom_kill ] || o="$o${o:+$1}$v"; done < "$f"
+  done
+}"""
+OOM_COUNT = f'{OOM_FUNCTION}\noom " "; echo "$o"'
 
 # A test run that hands its reports back in the same exec, and optionally runs the build after it. The command's
 # stderr joins its stdout; once it has ended, every process of the sandbox user is killed and waited for
@@ -97,28 +104,22 @@ settle() {{
   kill -9 -1 2>/dev/null; i=0
   while alive; do i=$((i+1)); [ $i -gt 100 ] && return 1; sleep 0.01; done
 }}
-oom() {{
-  o=
-  for f in {OOM_FILES}; do
-    [ -r "$f" ] || continue
-    while read -r k v; do [ "$k" != oom_kill ] || o="$o${{o:++}}$v"; done < "$f"
-  done
-}}
+{OOM_FUNCTION}
 trailer() {{ printf "\\n{SIDE_TRAILER.decode()} %s %s\\n" "$n" "$o1" >&2; }}
 settle && [ $rc -lt 128 ] && cd "$3" 2>/dev/null || exit $rc
 if [ -z "$5" ] || [ $rc -ne 0 ]; then
-  {_TAR_REPORTS} | head -c "$4" > "$3.tar"; n=$(wc -c < "$3.tar"); oom; o1=$o
+  {_TAR_REPORTS} | head -c "$4" > "$3.tar"; n=$(wc -c < "$3.tar"); oom +; o1=$o
   cat "$3.tar" >&2 && trailer
   cd / && rm -rf -- "$3" "$3.tar"; exit $rc
 fi
-p=$({_TAR_REPORTS} | head -c "$4" | base64 -w0); oom; o1=$o
+p=$({_TAR_REPORTS} | head -c "$4" | base64 -w0); oom +; o1=$o
 case $p in *==) n=2 ;; *=) n=1 ;; *) n=0 ;; esac; n=$((${{#p}} / 4 * 3 - n))
 cd / && rm -rf -- "$3"
 for v in $7; do unset "$v"; done
 out=$(mktemp /tmp/sigma-build.XXXXXXXXXX) && cd /workspace || exit $rc
 t0=$(date +%s%N); timeout -s KILL "$5" /bin/sh -c "$6" > "$out" 2>&1 < /dev/null; b=$?; t1=$(date +%s%N)
 settle || exit $rc
-oom; o2=$o; size=$(wc -c < "$out")
+oom +; o2=$o; size=$(wc -c < "$out")
 printf %s "$p" | base64 -d >&2 && trailer
 if [ "$size" -gt "$8" ]; then
   {{ head -c $(($8 / 2)) "$out"; tail -c $(($8 - $8 / 2)) "$out"; }} >&2; shown=$8

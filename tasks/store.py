@@ -87,6 +87,13 @@ def _delivery_key(task_id: str, retries: int, stage: str) -> str:
     return f"{PREFIX}deliveries:{task_id}:{retries}" + (f":{stage}" if stage else "")
 
 
+def _queue_delivery_count(pipe: Any, delivery: tuple[str, int, str]) -> None:
+    """Queue one more start of a message (task id, retries, stage) on `pipe`: its count, then the count's expiry."""
+    key = _delivery_key(*delivery)
+    pipe.incr(key)
+    pipe.expire(key, DELIVERY_TTL_S)
+
+
 def lease_key(pipeline_id: str) -> str:
     return f"{PREFIX}pipeline:{pipeline_id}"
 
@@ -178,11 +185,9 @@ class PipelineStore:
         `stage` keeps apart two tasks sharing an id (create and the chain's last task both carry the
         pipeline id).
         """
-        key = _delivery_key(task_id, retries, stage)
         with _translate():
             pipe = self.redis.pipeline()
-            pipe.incr(key)
-            pipe.expire(key, DELIVERY_TTL_S)
+            _queue_delivery_count(pipe, (task_id, retries, stage))
             count, _ = pipe.execute()
         return int(count)
 
@@ -253,9 +258,7 @@ class PipelineStore:
             pipe.exists(_done_key(pipeline_id))
             pipe.hgetall(lease_key(pipeline_id))
             if delivery is not None:
-                key = _delivery_key(*delivery)
-                pipe.incr(key)
-                pipe.expire(key, DELIVERY_TTL_S)
+                _queue_delivery_count(pipe, delivery)
             done, raw, *counted = pipe.execute()
         position = Position.parse({str(k): str(v) for k, v in raw.items()}) if raw else None
         return bool(done), position, int(counted[0]) if counted else 0
